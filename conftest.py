@@ -1,0 +1,129 @@
+"""Test-suite set-up shared by everything `pytest` collects.
+
+1. No hidden downloads: HF_HUB_OFFLINE=1 for this process and every example it starts, and
+   pytest-socket (configured in pyproject.toml) refuses connections to anything but loopback.
+2. The pages' code blocks are tests. pytest-codeblocks runs them, but it reads the raw
+   Markdown: it would not see code that a page includes with ``--8<--`` and it silently skips
+   fences tagged ``python title="..."``, ``py`` or ``{ .python }``. So we expand the includes
+   with pymdownx's own snippet preprocessor (configured as in mkdocs.yml), normalise the fence
+   tags, and refuse any Python block that is neither run nor skipped with a written reason.
+3. Tests marked ``gpu`` are skipped, with the reason, where PyTorch sees no CUDA device.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+PYTHON_TAGS = {"python", "py", "python3"}
+SHELL_TAGS = {"bash": "bash", "sh": "sh", "shell": "bash"}
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,}|~{3,})(?P<info>[^`]*)$")
+
+
+def fence_language(info: str) -> str:
+    """The language of a fence's info string: ``python title="x" hl_lines="2"`` -> ``python``,
+    ``{ .python .annotate }`` -> ``python``, ``py`` -> ``py``."""
+    info = info.strip()
+    if info.startswith("{"):
+        classes = re.findall(r"\.([\w+-]+)", info)
+        return classes[0].lower() if classes else ""
+    return info.split()[0].lower() if info else ""
+
+
+def normalise_fences(text: str) -> str:
+    """Rewrite every fence opener so pytest-codeblocks sees exactly python/bash/sh."""
+    out, closing = [], None
+    for line in text.splitlines(keepends=True):
+        m = FENCE.match(line.rstrip("\n"))
+        if closing is None and m:
+            lang = fence_language(m["info"])
+            lang = "python" if lang in PYTHON_TAGS else SHELL_TAGS.get(lang, lang or "text")
+            closing = m["ticks"][0] * len(m["ticks"])
+            out.append(f"{m['indent']}{'`' * len(m['ticks'])}{lang}\n")
+        elif closing is not None and m and m["ticks"].startswith(closing) and not m["info"].strip():
+            closing = None
+            out.append(f"{m['indent']}{'`' * len(m['ticks'])}\n")
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def expand_snippets(text: str) -> str:
+    """Apply pymdownx.snippets exactly as mkdocs.yml configures it for the site."""
+    import markdown
+
+    md = markdown.Markdown(
+        extensions=["pymdownx.snippets"],
+        extension_configs={
+            "pymdownx.snippets": {
+                "base_path": [str(REPO)],
+                "check_paths": True,
+                "dedent_subsections": True,
+            }
+        },
+    )
+    return "\n".join(md.preprocessors["snippet"].run(text.split("\n")))
+
+
+def has_reason(mark: str) -> bool:
+    return bool(re.search(r"reason\s*=\s*['\"][^'\"]{8,}", mark))
+
+
+class MarkdownPage(pytest.File):
+    """One Markdown page; each of its python/bash blocks becomes a test item."""
+
+    def collect(self):
+        from pytest_codeblocks.main import extract_from_buffer
+        from pytest_codeblocks.plugin import TestBlock
+
+        text = normalise_fences(expand_snippets(self.path.read_text(encoding="utf-8")))
+        for block in extract_from_buffer(io.StringIO(text)):
+            if block.syntax not in {"python", "bash", "sh"}:
+                continue
+            skips = [m for m in block.marks if m.startswith(("pytest.mark.skip", "pytest.mark.skipif"))]
+            if block.syntax == "python" and any(not has_reason(m) for m in skips):
+                raise pytest.UsageError(
+                    f"{self.path.relative_to(REPO)} (expanded line {block.lineno}): a Python block "
+                    "is skipped without a reason. Every Python block a reader sees must run; write "
+                    'why it cannot as <!--pytest.mark.skip(reason="...")-->.'
+                )
+            item = TestBlock.from_parent(parent=self, name=f"line {block.lineno}")
+            item.obj = block
+            for mark in block.marks:
+                item.add_marker(eval(mark, {"pytest": pytest, "sys": __import__("sys")}))
+            yield item
+
+
+def pytest_collect_file(file_path: Path, parent):
+    if file_path.suffix != ".md":
+        return None
+    rel = file_path.resolve().relative_to(REPO) if file_path.resolve().is_relative_to(REPO) else None
+    if rel is None or not (rel == Path("README.md") or rel.parts[0] == "docs"):
+        return None
+    if "generated" in rel.parts:
+        return None
+    return MarkdownPage.from_parent(parent, path=file_path)
+
+
+def pytest_collection_modifyitems(config, items):
+    cuda = False
+    if any("gpu" in item.keywords for item in items):
+        import torch
+
+        cuda = torch.cuda.is_available()
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU: runs in the GPU workflow (.github/workflows/gpu.yml)")
+    for item in items:
+        if "gpu" in item.keywords and not cuda:
+            item.add_marker(skip_gpu)

@@ -1,0 +1,52 @@
+"""Device choice, seeding and metrics files, shared by every example.
+
+Kept tiny on purpose: a reader should be able to read the whole file in a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """Return CUDA, then Apple's MPS, then CPU, whichever exists first.
+
+    ``prefer`` (or the ``GUIDE_DEVICE`` environment variable) forces a choice; the tests use
+    ``GUIDE_DEVICE=cpu`` so that printed numbers match the page on every machine.
+    """
+    name = prefer or os.environ.get("GUIDE_DEVICE")
+    if name:
+        if name.startswith("cuda") and not torch.cuda.is_available():
+            raise SystemExit(
+                f"error: device {name!r} was asked for but PyTorch sees no CUDA GPU; "
+                "unset GUIDE_DEVICE or pass --device cpu"
+            )
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and PyTorch so the same machine prints the same numbers."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def write_metrics(out_dir: str | os.PathLike | None, name: str, metrics: dict) -> Path | None:
+    """Write ``metrics`` as ``<out_dir>/<name>.json`` (the tests read this file)."""
+    if out_dir is None:
+        return None
+    path = Path(out_dir) / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path

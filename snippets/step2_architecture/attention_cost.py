@@ -1,0 +1,109 @@
+"""How attention's time and memory grow with sequence length: our naive version vs SDPA.
+
+Run it: ``python snippets/step2_architecture/attention_cost.py`` (``--out DIR`` also saves
+attention_cost.json and a plot). The naive version builds the whole n x n score matrix; the
+fused kernel behind torch.nn.functional.scaled_dot_product_attention works in tiles.
+"""
+
+import argparse
+
+# --8<-- [start:imports]
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.profiler import ProfilerActivity, profile
+
+from step2_architecture.attention import scaled_dot_product_attention as naive_attention
+
+# --8<-- [end:imports]
+
+
+# --8<-- [start:measure]
+def peak_memory_bytes(fn):
+    """Peak bytes allocated while ``fn`` runs, replayed from the profiler's allocation log."""
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted((e for e in prof.events() if e.cpu_memory_usage), key=lambda e: e.time_range.start)
+    current = peak = 0
+    for event in events:  # + for an allocation, - for a free
+        current += event.cpu_memory_usage
+        peak = max(peak, current)
+    return peak
+
+
+def median_seconds(fn, repeats=3):
+    fn()  # warm-up: the first call pays for one-off set-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(lengths=(128, 256, 512, 1024, 2048), heads=4, d_head=32):
+    rows = []
+    for n in lengths:
+        q, k, v = (torch.randn(1, heads, n, d_head) for _ in range(3))
+        with torch.no_grad():
+            for name, fn in [
+                ("naive", lambda: naive_attention(q, k, v)),
+                ("sdpa", lambda: F.scaled_dot_product_attention(q, k, v)),
+            ]:
+                rows.append({"impl": name, "n": n, "seconds": median_seconds(fn),
+                             "peak_bytes": peak_memory_bytes(fn)})
+    return rows
+    # --8<-- [end:measure]
+
+
+def plot(rows, path=None):
+    """Two panels, time and memory against sequence length, log-log."""
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for impl, style in [("naive", "o-"), ("sdpa", "s-")]:
+        mine = [r for r in rows if r["impl"] == impl]
+        ns = [r["n"] for r in mine]
+        ax_t.plot(ns, [r["seconds"] * 1e3 for r in mine], style, label=impl)
+        ax_m.plot(ns, [r["peak_bytes"] / 2**20 for r in mine], style, label=impl)
+    for ax, label in [(ax_t, "time (ms)"), (ax_m, "peak memory (MiB)")]:
+        ax.set(xscale="log", yscale="log", xlabel="sequence length n", ylabel=label)
+        ax.set_xscale("log", base=2)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.suptitle("Attention cost on the CPU: naive O(n²) memory vs fused SDPA")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[128, 256, 512, 1024, 2048])
+    parser.add_argument("--out", help="folder for attention_cost.json and attention_cost.png")
+    args = parser.parse_args(argv)
+    if min(args.lengths) < 1:
+        parser.error("--lengths must be positive integers, e.g. --lengths 128 256 512")
+
+    from guide import seed_everything, write_metrics
+
+    seed_everything(0)
+    torch.set_num_threads(min(2, torch.get_num_threads()))  # the same on every laptop
+    rows = measure(tuple(args.lengths))
+    print(f"{'n':>5} {'impl':>6} {'time':>10} {'peak memory':>12}")
+    for r in rows:
+        print(f"{r['n']:>5} {r['impl']:>6} {r['seconds'] * 1e3:>7.2f} ms {r['peak_bytes'] / 2**20:>8.1f} MiB")
+    write_metrics(args.out, "attention_cost", {"rows": rows})
+    if args.out:
+        plot(rows, f"{args.out}/attention_cost.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Fixtures that run each example the way a reader does and read what it reports.
+
+``run_snippet("step2_architecture/attention.py")`` starts ``python snippets/...py --out DIR``
+from a scratch folder outside the repository, with a timeout, forces the CPU so numbers match
+the page, and returns its stdout, stderr, timing and the metrics files it wrote. Each test
+module runs its example once (module-scoped fixture) and asserts on that one run.
+
+``page_output`` compares what a run printed with the copy the page shows (docs/generated/).
+Set GUIDE_UPDATE_OUTPUTS=1 to rewrite those copies from the fresh run instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+GENERATED = REPO / "docs" / "generated"
+
+
+@dataclass
+class SnippetRun:
+    stdout: str
+    stderr: str
+    out: Path
+    seconds: float
+
+    def metrics(self, name: str) -> dict:
+        path = self.out / f"{name}.json"
+        assert path.exists(), f"the example did not write {path.name}; stderr:\n{self.stderr[-2000:]}"
+        return json.loads(path.read_text(encoding="utf-8"))
+
+
+def run_example(path: str, *args: str, cwd: Path, timeout: float = 120, expect_ok: bool = True,
+                env: dict | None = None) -> subprocess.CompletedProcess:
+    script = REPO / "snippets" / path
+    full_env = {**os.environ, "GUIDE_DEVICE": "cpu", "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.run([sys.executable, str(script), *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+    if expect_ok and proc.returncode != 0:
+        pytest.fail(f"`python snippets/{path} {' '.join(args)}` exited {proc.returncode}:\n"
+                    f"{proc.stderr[-3000:]}", pytrace=False)
+    return proc
+
+
+@pytest.fixture(scope="session")
+def example():
+    """run_example itself, for tests that need a run with other options or a failing one."""
+    return run_example
+
+
+@pytest.fixture(scope="module")
+def run_snippet(tmp_path_factory):
+    def run(path: str, *args: str, timeout: float = 120) -> SnippetRun:
+        out = tmp_path_factory.mktemp(Path(path).stem)
+        start = time.perf_counter()
+        proc = run_example(path, "--out", str(out), *args, cwd=out, timeout=timeout)
+        return SnippetRun(proc.stdout, proc.stderr, out, time.perf_counter() - start)
+
+    return run
+
+
+# --- keeping the page's copy of an output in step with the code ---------------------------
+
+NUMBER = re.compile(r"[-+]?(?:\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?|\.\d+)")
+VOLATILE = re.compile(r"^\s*(ms|s|sec|seconds|it/s|tokens/s)\b")
+
+
+def _tokens(text: str):
+    """Split text into (kind, value, volatile) tokens; numbers followed by a time unit are
+    volatile (wall-clock time differs run to run) and are not compared."""
+    tokens, pos = [], 0
+    for m in NUMBER.finditer(text):
+        words = text[pos:m.start()].split()
+        tokens += [("word", w, False) for w in words]
+        volatile = bool(VOLATILE.match(text[m.end():m.end() + 12]))
+        tokens.append(("number", m.group(), volatile))
+        pos = m.end()
+    tokens += [("word", w, False) for w in text[pos:].split()]
+    return tokens
+
+
+def outputs_differ(page: str, fresh: str, rel_tol: float = 0.05, abs_tol: float = 1e-3) -> str | None:
+    """None when ``fresh`` matches ``page``: same words, numbers within tolerance."""
+    a, b = _tokens(page), _tokens(fresh)
+    if len(a) != len(b):
+        return f"the page has {len(a)} tokens, the fresh run printed {len(b)}"
+    for (kind_a, val_a, vol), (kind_b, val_b, _) in zip(a, b):
+        if kind_a != kind_b:
+            return f"page has {val_a!r} where the run printed {val_b!r}"
+        if kind_a == "word" and val_a != val_b:
+            return f"page has {val_a!r} where the run printed {val_b!r}"
+        if kind_a == "number" and not vol:
+            x, y = float(val_a.replace(",", "")), float(val_b.replace(",", ""))
+            if not math.isclose(x, y, rel_tol=rel_tol, abs_tol=abs_tol):
+                return f"page shows {val_a} where the run printed {val_b}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def page_output():
+    """check(name, text): the page's copy docs/generated/<name>.txt must match ``text``."""
+
+    def check(name: str, text: str):
+        path = GENERATED / f"{name}.txt"
+        if os.environ.get("GUIDE_UPDATE_OUTPUTS") == "1":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            return
+        assert path.exists(), f"{path.relative_to(REPO)} is missing: run GUIDE_UPDATE_OUTPUTS=1 pytest"
+        problem = outputs_differ(path.read_text(encoding="utf-8"), text)
+        assert problem is None, (
+            f"{path.relative_to(REPO)} (shown on the page) no longer matches what the example "
+            f"prints: {problem}.\nIf the change is intended, refresh it: GUIDE_UPDATE_OUTPUTS=1 pytest"
+        )
+
+    return check
