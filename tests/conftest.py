@@ -43,6 +43,7 @@ class SnippetRun:
 def run_example(path: str, *args: str, cwd: Path, timeout: float = 120, expect_ok: bool = True,
                 env: dict | None = None) -> subprocess.CompletedProcess:
     script = REPO / "snippets" / path
+    # GUIDE_DEVICE=cpu so numbers match the page; a --device option still wins
     full_env = {**os.environ, "GUIDE_DEVICE": "cpu", "PYTHONUNBUFFERED": "1", **(env or {})}
     proc = subprocess.run([sys.executable, str(script), *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)

@@ -1,5 +1,7 @@
 """Step 2: naive attention's memory grows with n squared; the fused kernel's does not."""
 
+import json
+
 import pytest
 
 
@@ -32,3 +34,15 @@ def test_plot_is_written(cost):
 def test_page_shows_this_output(cost, page_output):
     assert cost.seconds < 20
     page_output("step2_attention_cost", cost.stdout)
+
+
+@pytest.mark.gpu
+def test_on_the_gpu_the_fused_kernel_saves_memory_too(example, tmp_path, page_output):
+    proc = example("step2_architecture/attention_cost.py", "--device", "cuda", "--out", str(tmp_path),
+                   cwd=tmp_path, timeout=300)
+    rows = json.loads((tmp_path / "attention_cost.json").read_text())["rows"]
+    ratio = _peak(rows, "naive", 16384) / _peak(rows, "naive", 8192)
+    assert 3.5 < ratio < 4.5, f"doubling n should quadruple naive memory, got x{ratio:.2f}"
+    assert _peak(rows, "sdpa", 16384) < _peak(rows, "naive", 16384) / 10
+    # the first line names the GPU model, which differs between runners
+    page_output("step2_attention_cost_cuda", proc.stdout.split("\n", 1)[1])

@@ -21,8 +21,16 @@ from step2_architecture.attention import scaled_dot_product_attention as naive_a
 
 
 # --8<-- [start:measure]
-def peak_memory_bytes(fn):
-    """Peak bytes allocated while ``fn`` runs, replayed from the profiler's allocation log."""
+def peak_memory_bytes(fn, device="cpu"):
+    """Peak bytes allocated while ``fn`` runs: CUDA's own counter on a GPU; on the CPU,
+    replayed from the PyTorch profiler's allocation log."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        baseline = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - baseline
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     events = sorted((e for e in prof.events() if e.cpu_memory_usage), key=lambda e: e.time_range.start)
@@ -33,27 +41,30 @@ def peak_memory_bytes(fn):
     return peak
 
 
-def median_seconds(fn, repeats=3):
+def median_seconds(fn, device, repeats=3):
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     fn()  # warm-up: the first call pays for one-off set-up
     times = []
     for _ in range(repeats):
+        sync()  # GPU calls return before the work is done: wait for it
         start = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def measure(lengths=(128, 256, 512, 1024, 2048), heads=4, d_head=32):
+def measure(lengths=(128, 256, 512, 1024, 2048), heads=4, d_head=32, device=torch.device("cpu")):
     rows = []
     for n in lengths:
-        q, k, v = (torch.randn(1, heads, n, d_head) for _ in range(3))
+        q, k, v = (torch.randn(1, heads, n, d_head, device=device) for _ in range(3))
         with torch.no_grad():
             for name, fn in [
                 ("naive", lambda: naive_attention(q, k, v)),
                 ("sdpa", lambda: F.scaled_dot_product_attention(q, k, v)),
             ]:
-                rows.append({"impl": name, "n": n, "seconds": median_seconds(fn),
-                             "peak_bytes": peak_memory_bytes(fn)})
+                rows.append({"impl": name, "n": n, "seconds": median_seconds(fn, device),
+                             "peak_bytes": peak_memory_bytes(fn, device)})
     return rows
     # --8<-- [end:measure]
 
@@ -77,7 +88,7 @@ def plot(rows, path=None):
         ax.set_xscale("log", base=2)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
-    fig.suptitle("Attention cost on the CPU: naive O(n²) memory vs fused SDPA")
+    fig.suptitle("Attention cost: naive O(n²) memory vs fused SDPA")
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
@@ -86,21 +97,28 @@ def plot(rows, path=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lengths", type=int, nargs="+", default=[128, 256, 512, 1024, 2048])
+    parser.add_argument("--lengths", type=int, nargs="+",
+                        help="sequence lengths (default: 128 to 2048 on a CPU, 1024 to 16384 on a GPU)")
+    parser.add_argument("--device", help="cpu or cuda (default: the best available)")
     parser.add_argument("--out", help="folder for attention_cost.json and attention_cost.png")
     args = parser.parse_args(argv)
-    if min(args.lengths) < 1:
+    if args.lengths and min(args.lengths) < 1:
         parser.error("--lengths must be positive integers, e.g. --lengths 128 256 512")
 
-    from guide import seed_everything, write_metrics
+    from guide import pick_device, seed_everything, write_metrics
 
     seed_everything(0)
+    device = pick_device(args.device)
+    if device.type not in ("cpu", "cuda"):
+        parser.error(f"memory can be measured on cpu or cuda, not {device.type}; pass --device cpu")
     torch.set_num_threads(min(2, torch.get_num_threads()))  # the same on every laptop
-    rows = measure(tuple(args.lengths))
+    default = [128, 256, 512, 1024, 2048] if device.type == "cpu" else [1024, 2048, 4096, 8192, 16384]
+    print(f"device: {device.type}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
+    rows = measure(tuple(args.lengths or default), device=device)
     print(f"{'n':>5} {'impl':>6} {'time':>10} {'peak memory':>12}")
     for r in rows:
         print(f"{r['n']:>5} {r['impl']:>6} {r['seconds'] * 1e3:>7.2f} ms {r['peak_bytes'] / 2**20:>8.1f} MiB")
-    write_metrics(args.out, "attention_cost", {"rows": rows})
+    write_metrics(args.out, "attention_cost", {"device": device.type, "rows": rows})
     if args.out:
         plot(rows, f"{args.out}/attention_cost.png")
 
