@@ -28,6 +28,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 PYTHON_TAGS = {"python", "py", "python3"}
+# Interactive-session fences: Python a reader sees but nothing could run as written.
+CONSOLE_TAGS = {"pycon", "python-console", "ipython", "ipython3"}
 SHELL_TAGS = {"bash": "bash", "sh": "sh", "shell": "bash"}
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,}|~{3,})(?P<info>[^`]*)$")
 
@@ -88,7 +90,16 @@ class MarkdownPage(pytest.File):
         from pytest_codeblocks.main import extract_from_buffer
         from pytest_codeblocks.plugin import TestBlock
 
-        text = normalise_fences(expand_snippets(self.path.read_text(encoding="utf-8")))
+        raw = expand_snippets(self.path.read_text(encoding="utf-8"))
+        for number, line in enumerate(raw.splitlines(), 1):
+            m = FENCE.match(line)
+            if m and fence_language(m["info"]) in CONSOLE_TAGS:
+                raise pytest.UsageError(
+                    f"{self.path.relative_to(REPO)} (expanded line {number}): a {fence_language(m['info'])} "
+                    "block cannot be run or checked. Show the code in a python block and its output "
+                    "from a file in docs/generated/ that a test keeps in sync."
+                )
+        text = normalise_fences(raw)
         for block in extract_from_buffer(io.StringIO(text)):
             if block.syntax not in {"python", "bash", "sh"}:
                 continue

@@ -60,6 +60,16 @@ def test_a_python_block_skipped_without_reason_fails_collection(pytester):
     assert result.ret != 0
 
 
+def test_a_console_session_block_fails_collection(pytester):
+    pytester.makeconftest((root.REPO / "conftest.py").read_text(encoding="utf-8").replace(
+        "REPO = Path(__file__).resolve().parent", f"REPO = Path({str(pytester.path)!r})"))
+    (pytester.path / "docs").mkdir()
+    (pytester.path / "docs" / "page.md").write_text("```pycon\n>>> 1 + 1\n2\n```\n")
+    result = pytester.runpytest("docs", "-p", "no:socket")
+    assert "cannot be run or checked" in result.stdout.str()
+    assert result.ret != 0
+
+
 def test_a_broken_block_on_a_page_fails(pytester):
     pytester.makeconftest((root.REPO / "conftest.py").read_text(encoding="utf-8").replace(
         "REPO = Path(__file__).resolve().parent", f"REPO = Path({str(pytester.path)!r})"))

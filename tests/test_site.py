@@ -134,16 +134,29 @@ def browser(base_url):
         browser.close()
 
 
-def shot(page, name):
+@pytest.fixture
+def visit(browser, base_url):
+    """visit(path, name) opens a page; after the test (passed or failed) it is screenshotted
+    to artifacts/screenshots/<name>.png and closed."""
+    opened = []
+
+    def go(path, name):
+        page = browser.new_page()
+        page.goto(base_url + path)
+        opened.append((page, name))
+        return page
+
+    yield go
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+    for page, name in opened:
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        page.close()
 
 
 
 @pytest.mark.browser
-def test_home_renders_with_the_mermaid_diagram(browser, base_url):
-    page = browser.new_page()
-    page.goto(base_url + "/")
+def test_home_renders_with_the_mermaid_diagram(visit):
+    page = visit("/", "home")
     assert "LLM Mastery" in page.title()
     assert page.locator("h1").first.inner_text().startswith("LLM Mastery")
     # Material draws each diagram into a (closed) shadow root; a drawn one has real height.
@@ -154,28 +167,22 @@ def test_home_renders_with_the_mermaid_diagram(browser, base_url):
         timeout=20_000,
     )
     diagram.scroll_into_view_if_needed()
-    shot(page, "home")
-    page.close()
 
 
 @pytest.mark.browser
-def test_step2_typesets_math_and_offers_code_copy(browser, base_url):
-    page = browser.new_page()
-    page.goto(base_url + "/step-2-architecture/")
+def test_step2_typesets_math_and_offers_code_copy(visit):
+    page = visit("/step-2-architecture/", "step-2")
     page.wait_for_selector("mjx-container", timeout=20_000)
     assert page.locator(".arithmatex mjx-container").count() >= 3
     assert "\\mathrm{Attention}" not in page.locator("article").inner_text()  # raw TeX is gone
     assert page.locator("button[data-md-type=copy], button.md-clipboard").count() >= 5
     assert page.locator(".tabbed-set").count() >= 1
     page.locator(".arithmatex mjx-container").first.scroll_into_view_if_needed()
-    shot(page, "step-2")
-    page.close()
 
 
 @pytest.mark.browser
-def test_lab_page_shows_outputs_and_plots(browser, base_url):
-    page = browser.new_page()
-    page.goto(base_url + "/labs/step2_lab/")
+def test_lab_page_shows_outputs_and_plots(visit):
+    page = visit("/labs/step2_lab/", "lab-step-2")
     assert page.locator(".jp-OutputArea-output").count() >= 3
     plots = page.locator(".jp-OutputArea-output img")
     assert plots.count() >= 2
@@ -188,14 +195,11 @@ def test_lab_page_shows_outputs_and_plots(browser, base_url):
     assert notebook_url.endswith("/labs/step2_lab/step2_lab.ipynb")
     assert page.request.get(notebook_url).json()["nbformat"] == 4
     plots.first.scroll_into_view_if_needed()
-    shot(page, "lab-step-2")
-    page.close()
 
 
 @pytest.mark.browser
-def test_search_finds_attention(browser, base_url):
-    page = browser.new_page()
-    page.goto(base_url + "/")
+def test_search_finds_attention(visit):
+    page = visit("/", "search")
     page.wait_for_load_state("networkidle")
     page.keyboard.press("s")  # Material's shortcut focuses the search box, as a reader would
     page.keyboard.type("attention")
@@ -203,8 +207,6 @@ def test_search_finds_attention(browser, base_url):
     results.first.wait_for(timeout=20_000)
     links = [link.get_attribute("href") for link in page.locator(".md-search-result__link").all()]
     assert any("step-2-architecture" in link for link in links), links
-    shot(page, "search")
-    page.close()
 
 
 @pytest.mark.browser

@@ -37,6 +37,18 @@ def test_page_shows_this_output(taste, saved, page_output):
     page_output("step1_first_taste", taste.stdout.replace(str(saved), "my-tiny-model"))
 
 
+def test_page_prose_matches_the_model(taste):
+    """The page says 'about 130,000 parameters' and '1.4 kB of text'; keep that true."""
+    from pathlib import Path
+
+    page = (Path(__file__).parents[1] / "docs" / "step-1-basics.md").read_text(encoding="utf-8")
+    assert "about 130,000 parameters" in page and "1.4 kB" in page
+    n_params = int(re.search(r"built a ([\d,]+)-parameter", taste.stdout).group(1).replace(",", ""))
+    assert round(n_params, -4) == 130_000
+    corpus = Path(__file__).parents[1] / "snippets" / "data" / "first_taste.txt"
+    assert round(corpus.stat().st_size / 1000, 1) == 1.4
+
+
 def test_from_pretrained_local_folder(saved, tmp_path, taste, example):
     """--model takes a folder written by save_pretrained: the same path a Hub id takes."""
     proc = example("step1_basics/first_taste.py", "--model", str(saved), cwd=tmp_path)

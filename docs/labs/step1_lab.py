@@ -20,16 +20,21 @@
 # notebook (download button at the top of the page) from inside the clone.
 
 # %%
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # no progress widgets here
 import time
 
 import matplotlib.pyplot as plt
 import torch
+import transformers
 
 from guide import seed_everything
 from step1_basics.first_taste import CORPUS, build_tiny_model, taste
 
 seed_everything(0)
 torch.set_num_threads(2)
+transformers.logging.set_verbosity_error()  # keep the notebook's output to what we print
 
 # %% [markdown]
 # ## Before training: a model that knows nothing

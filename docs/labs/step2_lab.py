@@ -19,6 +19,9 @@
 # it while it was built: the pictures are from that run.
 
 # %%
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # no progress widgets here
 import matplotlib.pyplot as plt
 import torch
 
