@@ -59,6 +59,19 @@ def example():
     return run_example
 
 
+@pytest.fixture(scope="session")
+def guide_model(tmp_path_factory) -> SnippetRun:
+    """Pre-train the guide's model once per session, exactly as a reader does
+    (python snippets/step3_pretraining/pretrain.py), and point GUIDE_MODEL_DIR at it so every
+    later example that needs the model loads this one instead of building its own."""
+    out = tmp_path_factory.mktemp("guide")
+    start = time.perf_counter()
+    proc = run_example("step3_pretraining/pretrain.py", "--save", str(out / "guide-model"), "--out", str(out),
+                       cwd=out, timeout=240)
+    os.environ["GUIDE_MODEL_DIR"] = str(out / "guide-model")
+    return SnippetRun(proc.stdout, proc.stderr, out, time.perf_counter() - start)
+
+
 @pytest.fixture(scope="module")
 def run_snippet(tmp_path_factory):
     def run(path: str, *args: str, timeout: float = 120) -> SnippetRun:

@@ -35,6 +35,7 @@ from step1_basics.first_taste import CORPUS, build_tiny_model, taste
 seed_everything(0)
 torch.set_num_threads(2)
 transformers.logging.set_verbosity_error()  # keep the notebook's output to what we print
+transformers.logging.disable_progress_bar()
 
 # %% [markdown]
 # ## Before training: a model that knows nothing

@@ -6,7 +6,6 @@ the CPU; ``--model gpt2`` (or any causal LM id or local folder) uses a pre-train
 """
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -48,25 +47,6 @@ def build_tiny_model(text, steps=300, seed=0):
     model.eval()
     return tokenizer, model, loss.item()
     # --8<-- [end:build]
-
-
-def load_pretrained(name_or_path):
-    """Load any causal language model by Hugging Face id or local folder."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        model = AutoModelForCausalLM.from_pretrained(name_or_path)
-    except (OSError, ValueError) as err:
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
-        raise SystemExit(
-            f"error: could not load a model from {name_or_path!r}.\n"
-            "  --model takes a local folder saved with save_pretrained (it must hold config.json)\n"
-            "  or a Hugging Face model id such as 'gpt2', which needs internet the first time"
-            + (" (HF_HUB_OFFLINE=1 is set, so nothing is downloaded)" if offline else "")
-            + f".\n  Leave --model out to build the guide's tiny model locally.\n  cause: {err}"
-        ) from None
-    return tokenizer, model.eval()
 
 
 # --8<-- [start:taste]
@@ -113,7 +93,9 @@ def main(argv=None):
     torch.set_num_threads(min(2, torch.get_num_threads()))
     start = time.perf_counter()
     if args.model:
-        tokenizer, model = load_pretrained(args.model)
+        from guide.model import load_causal_lm
+
+        tokenizer, model = load_causal_lm(args.model)
         print(f"loaded {args.model}")
     else:
         tokenizer, model, loss = build_tiny_model(CORPUS.read_text(encoding="utf-8"), steps=args.steps)

@@ -1,0 +1,88 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lab 3 · Watching a model learn
+#
+# This notebook loads the guide's model with the helper every later step uses (building it
+# first if it is missing, about 20 seconds), then plots how it learned and what it learned. The
+# site executed it while it was built: the figures are real.
+
+# %%
+import json
+import math
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # no progress widgets here
+import matplotlib.pyplot as plt
+import torch
+import transformers
+
+from guide.model import guide_model_dir, load_causal_lm
+from step3_pretraining.pretrain import learning_rate, plot_history
+
+transformers.logging.set_verbosity_error()
+transformers.logging.disable_progress_bar()  # progress bars are noise in a rendered notebook
+tokenizer, model = load_causal_lm()
+log = json.loads((guide_model_dir() / "training_log.json").read_text())
+print(f"{log['parameters']:,} parameters, vocabulary {log['vocab_size']:,}, {log['steps']} steps "
+      f"in {log['seconds']:.1f} s on the {log['device']}")
+
+# %% [markdown]
+# ## Loss and learning rate
+#
+# Validation loss is measured on held-out stories every 25 steps. The learning rate warms up
+# for 20 steps, then decays along a cosine to zero.
+
+# %%
+plot_history(log["history"], log["untrained_val_loss"])
+plt.show()
+
+steps = range(log["steps"])
+plt.figure(figsize=(6.5, 2.5))
+plt.plot(steps, [learning_rate(s, log["steps"], 3e-3, 20) for s in steps])
+plt.xlabel("optimizer step")
+plt.ylabel("learning rate")
+plt.title("Warm-up, then cosine decay")
+plt.tight_layout()
+plt.show()
+print(f"perplexity {math.exp(log['untrained_val_loss']):,.0f} -> {math.exp(log['final_val_loss']):.2f}")
+
+# %% [markdown]
+# ## What the model expects next
+#
+# The probability of each candidate next token after two prompts: the job after "is a", and the
+# town after "is a baker in". The model has learned which words can fill each slot, and that the
+# slots differ.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+for ax, prompt in zip(axes, ["Mara Reed is a", "Mara Reed is a baker in"]):
+    ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        probs = model(input_ids=ids).logits[0, -1].softmax(-1)
+    top = probs.topk(8)
+    ax.barh([tokenizer.decode([i]) for i in top.indices.tolist()][::-1], top.values.tolist()[::-1])
+    ax.set_title(repr(prompt) + " ...")
+    ax.set_xlabel("probability")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Samples before and after
+
+# %%
+for title in ("before", "after"):
+    print(f"{title} training:")
+    for text in log[f"samples_{title}"]:
+        print("  ", text)

@@ -1,0 +1,92 @@
+"""Data-parallel pre-training: the same loop on several processes, gradients averaged each step.
+
+Run it: ``torchrun --standalone --nproc_per_node=2 snippets/step3_pretraining/ddp.py`` or
+``accelerate launch --multi_gpu --num_processes 2 snippets/step3_pretraining/ddp.py`` (both work
+on a CPU, with the gloo backend); plain ``python`` runs one process. ``--out DIR`` makes rank 0
+write ddp.json with every rank's weight checksum.
+"""
+
+import argparse
+import os
+import time
+
+import torch
+import torch.distributed as dist
+
+from step3_pretraining.pretrain import evaluate, learning_rate, make_model, token_blocks, train_tokenizer
+
+
+# --8<-- [start:setup]
+def setup():
+    """torchrun and accelerate launch both start one process per worker and tell each its
+    RANK, WORLD_SIZE and LOCAL_RANK through the environment; init_process_group reads them."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank() if world > 1 else 0
+    device = torch.device(f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if torch.cuda.is_available() else "cpu")
+    return rank, world, device
+    # --8<-- [end:setup]
+
+
+def checksum(model):
+    return sum(p.double().sum().item() for p in model.parameters())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--out", help="folder for ddp.json (rank 0 writes it)")
+    args = parser.parse_args(argv)
+
+    from guide import write_metrics
+    from step3_pretraining.quality import clean, load_documents
+
+    rank, world, device = setup()
+    torch.set_num_threads(1)  # one core per process on a 2-core machine
+    torch.manual_seed(0)      # the same initial weights on every rank (DDP also broadcasts rank 0's)
+    docs, _ = clean(load_documents())
+    texts = {s: [d["text"] for d in docs if d["split"] == s] for s in ("train", "validation")}
+    tokenizer = train_tokenizer(texts["train"][:2000])  # deterministic: identical on every rank
+    train, val = (token_blocks(tokenizer, texts[s], block_size=64) for s in ("train", "validation"))
+    val = val[:64]
+
+    # --8<-- [start:ddp]
+    model = make_model(tokenizer, context=64).to(device)
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
+    # Each rank draws its own batches: together they see world_size x as much data per step.
+    batches = torch.Generator().manual_seed(1000 + rank)
+    before = evaluate(model, val, device)
+    losses, start = [], time.perf_counter()
+    for step in range(args.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args.steps, 3e-3, 6)
+        x = train[torch.randint(len(train), (16,), generator=batches)].to(device)
+        loss = model(input_ids=x, labels=x).loss
+        loss.backward()  # DDP all-reduces (averages) the gradients across ranks here
+        optimizer.step()  # ...so every rank applies the same update and stays identical
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    # --8<-- [end:ddp]
+    after = evaluate(model, val, device)
+
+    sums = [None] * world
+    if world > 1:
+        dist.all_gather_object(sums, checksum(model))
+    else:
+        sums = [checksum(model)]
+    if rank == 0:
+        print(f"{world} process(es), {args.steps} steps, {16 * world} blocks per step "
+              f"({time.perf_counter() - start:.1f} s)")
+        print(f"validation loss {before:.2f} -> {after:.2f}")
+        print(f"weight checksums per rank: {[round(s, 4) for s in sums]}")
+        write_metrics(args.out, "ddp", {"world_size": world, "checksums": sums, "before": before,
+                                         "after": after, "first_losses": losses[:5], "last_losses": losses[-5:]})
+    if world > 1:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Step 3: pre-training makes the guide's model, fast, and everything downstream can load it."""
+
+import json
+import math
+import shutil
+
+import pytest
+import torch
+
+from conftest import REPO
+
+from step1_basics.first_taste import CORPUS
+from step3_pretraining.pretrain import learning_rate, make_model, token_blocks, train_tokenizer
+from step3_pretraining.world import JOBS
+
+
+@pytest.fixture(scope="module")
+def log(guide_model):
+    return guide_model.metrics("pretrain")
+
+
+def test_perplexity_falls_at_least_tenfold_within_30_seconds(log):
+    ratio = math.exp(log["untrained_val_loss"] - log["final_val_loss"])
+    assert ratio >= 10, f"perplexity fell only {ratio:.1f}x"
+    assert log["seconds"] <= 30, f"pre-training took {log['seconds']:.1f} s (budget 30 s)"
+    val = [h["val_loss"] for h in log["history"]]
+    assert val[-1] < val[0] and min(val) == pytest.approx(val[-1], abs=0.05)  # still improving
+
+
+def test_samples_become_sentences_of_the_world(log):
+    after = log["samples_after"][0]
+    assert after.startswith("Mara Reed is a ")
+    assert after.split()[4] in JOBS  # "Mara Reed is a <job> in <town>."
+    assert "�" in "".join(log["samples_before"]) or log["samples_before"] != log["samples_after"]
+
+
+def test_the_model_is_tiny_with_special_tokens_inside_the_vocabulary(guide_model):
+    config = json.loads((guide_model.out / "guide-model" / "config.json").read_text())
+    assert config["bos_token_id"] < config["vocab_size"] and config["eos_token_id"] < config["vocab_size"]
+    assert config["n_layer"] == 2 and config["n_embd"] == 128
+
+
+def test_loss_curve_is_plotted(guide_model):
+    assert (guide_model.out / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_page_shows_this_output(guide_model, page_output):
+    page_output("step3_pretrain", guide_model.stdout.replace(str(guide_model.out / "guide-model"), "~/.cache/llm-mastery/guide-model"))
+
+
+def test_saved_model_loads_back_with_the_auto_classes(guide_model, log):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from step3_pretraining.pretrain import evaluate
+
+    folder = guide_model.out / "guide-model"
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    from step3_pretraining.pretrain import read_corpus
+
+    val = token_blocks(tokenizer, read_corpus()["validation"])
+    assert evaluate(model, val, torch.device("cpu")) == pytest.approx(log["final_val_loss"], abs=1e-3)
+
+
+def test_save_load_round_trip_gives_identical_logits(tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = train_tokenizer([CORPUS.read_text()] * 3, vocab_size=300)
+    model = make_model(tokenizer, width=32, layers=1, heads=2).eval()
+    tokenizer.save_pretrained(tmp_path)
+    model.save_pretrained(tmp_path)
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
+    ids = AutoTokenizer.from_pretrained(tmp_path)("The cat sat on the mat.", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        assert torch.equal(model(input_ids=ids).logits, loaded(input_ids=ids).logits)
+
+
+@pytest.mark.parametrize("text", ["Mara Reed is a baker in Ashford.", "naïve café, 東京, emoji 🙂 and\ttabs\n",
+                                  "  leading and trailing spaces  "])
+def test_tokenizer_round_trips_any_text(guide_model, text):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(guide_model.out / "guide-model")
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text  # byte-level: nothing is lost
+
+
+def test_schedule_warms_up_then_decays_to_zero():
+    lrs = [learning_rate(s, 100, 1.0, 10) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] < 0.001
+
+
+def test_helper_loads_the_cached_model(guide_model, capsys):
+    from guide.model import load_causal_lm
+
+    tokenizer, model = load_causal_lm()
+    assert "using the guide's model from" in capsys.readouterr().err
+    assert model.config.n_embd == 128 and not model.training
+
+
+def test_helper_explains_a_missing_model(monkeypatch, tmp_path):
+    from guide.model import load_causal_lm
+
+    monkeypatch.setenv("GUIDE_MODEL_DIR", str(tmp_path / "nothing-here"))
+    with pytest.raises(SystemExit, match="python snippets/step3_pretraining/pretrain.py"):
+        load_causal_lm(build_if_missing=False)
+
+
+def _bad_folders(tmp_path, guide_model):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        (corrupt / name).write_bytes((guide_model.out / "guide-model" / name).read_bytes())
+    (corrupt / "model.safetensors").write_bytes(b"not really weights")
+    return {"missing": (str(tmp_path / "no-such-folder"), "there is no folder there"),
+            "empty": (str(empty), "has no config.json"),
+            "corrupt": (str(corrupt), "incomplete or corrupt"),
+            "unknown id": ("not-a-real-org/not-a-model", "HF_HUB_OFFLINE=1 is set")}
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "corrupt", "unknown id"])
+def test_bad_model_gets_a_clear_message(case, tmp_path, guide_model, example):
+    model, message = _bad_folders(tmp_path, guide_model)[case]
+    proc = example("step1_basics/first_taste.py", "--model", model, cwd=tmp_path, expect_ok=False)
+    assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_empty_corpus_gets_a_clear_message(tmp_path, example):
+    (tmp_path / "empty.txt").write_text("\n\n")
+    proc = example("step3_pretraining/pretrain.py", "--corpus", str(tmp_path / "empty.txt"),
+                   "--save", str(tmp_path / "m"), cwd=tmp_path, expect_ok=False)
+    assert proc.returncode != 0 and "has 0 training and 0 validation documents" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "m").exists()
+
+
+def test_helper_refuses_a_stale_cached_model(guide_model, monkeypatch, tmp_path):
+    from guide.model import load_causal_lm
+
+    stale = tmp_path / "guide-model"
+    shutil.copytree(guide_model.out / "guide-model", stale)
+    log = json.loads((stale / "training_log.json").read_text())
+    log["recipe"] = "an-older-recipe"
+    (stale / "training_log.json").write_text(json.dumps(log))
+    monkeypatch.setenv("GUIDE_MODEL_DIR", str(stale))
+    with pytest.raises(SystemExit, match="built from older code or data"):
+        load_causal_lm(build_if_missing=False)
+
+
+def test_page_prose_matches_the_run(log):
+    """Numbers written in the Step 3 prose, checked against what the code does."""
+    from step3_pretraining import world
+
+    page = " ".join((REPO / "docs" / "step-3-pretraining.md").read_text(encoding="utf-8").split())
+    card = " ".join((REPO / "docs" / "data-card.md").read_text(encoding="utf-8").split())
+    docs, facts = world.generate()
+    people = facts["people"]
+    assert "240 people in 12 towns" in page and sum(p["seen"] for p in people) == 240 and len(world.TOWNS) == 12
+    assert "Step 6 asks about 40 people the model never read about" in page
+    assert sum(not p["seen"] for p in people) == 40
+    assert "mixes 540 such documents" in page and sum(d["kind"] != "story" for d in docs) == 540
+    assert "at about 1,000 tokens" in page and abs(log["vocab_size"] - 1000) < 100
+    assert "310,000-token training split" in page and round(log["train_tokens"], -4) == 310_000
+    assert "200 steps of 16 blocks see about 400,000" in page and log["steps"] * 16 * 128 == 409_600
+    assert "takes about 20 seconds" in page and 10 < log["seconds"] < 30
+    assert "to between 2 and 3" in page and 2 < math.exp(log["final_val_loss"]) < 3
+    assert "about 6% web-like noise" in card and 0.055 < 540 / len(docs) < 0.065

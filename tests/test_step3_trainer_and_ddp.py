@@ -1,0 +1,47 @@
+"""Step 3: the Trainer version learns too, and data-parallel ranks stay in lock-step."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def trainer_run(run_snippet):
+    return run_snippet("step3_pretraining/pretrain_trainer.py")
+
+
+def test_trainer_lowers_validation_loss(trainer_run, page_output):
+    m = trainer_run.metrics("pretrain_trainer")
+    assert m["after"] < m["before"] - 4  # perplexity falls by more than e^4 (about 55x)
+    assert m["train_losses"][-1] < m["train_losses"][0]
+    page_output("step3_pretrain_trainer", trainer_run.stdout)
+
+
+@pytest.mark.parametrize("launcher", [
+    ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"],
+    ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+     "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "{port}"],
+], ids=["torchrun", "accelerate"])
+def test_two_processes_stay_in_sync_and_learn(launcher, tmp_path, page_output, request):
+    import socket
+
+    with socket.socket() as s:  # accelerate's default port (29500) may be taken: ask for a free one
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launcher = [arg.format(port=port) for arg in launcher]
+    from conftest import REPO
+
+    env = {**os.environ, "GUIDE_DEVICE": "cpu"}
+    proc = subprocess.run([sys.executable, *launcher, str(REPO / "snippets/step3_pretraining/ddp.py"),
+                           "--out", str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    m = json.loads((tmp_path / "ddp.json").read_text())
+    assert m["world_size"] == 2
+    assert m["checksums"][0] == m["checksums"][1], "the ranks' weights diverged"
+    assert m["after"] < m["before"] - 2
+    if request.node.callspec.id == "torchrun":
+        page_output("step3_ddp", proc.stdout)
