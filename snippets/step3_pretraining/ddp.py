@@ -7,13 +7,17 @@ write ddp.json with every rank's weight checksum.
 """
 
 import argparse
-import os
 import time
+
+# --8<-- [start:imports]
+import os
 
 import torch
 import torch.distributed as dist
 
 from step3_pretraining.pretrain import evaluate, learning_rate, make_model, token_blocks, train_tokenizer
+
+# --8<-- [end:imports]
 
 
 # --8<-- [start:setup]
@@ -27,6 +31,28 @@ def setup():
     device = torch.device(f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if torch.cuda.is_available() else "cpu")
     return rank, world, device
     # --8<-- [end:setup]
+
+
+# --8<-- [start:ddp]
+def train_data_parallel(model, train, rank, world, steps, batch_size=16, peak_lr=3e-3):
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=peak_lr, weight_decay=0.1)
+    # Each rank draws its own batches: together they see world_size x as much data per step.
+    batches = torch.Generator().manual_seed(1000 + rank)
+    losses = []
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, steps, peak_lr, max(1, steps // 10))
+        x = train[torch.randint(len(train), (batch_size,), generator=batches)]
+        x = x.to(next(model.parameters()).device)
+        loss = model(input_ids=x, labels=x).loss
+        loss.backward()  # DDP all-reduces (averages) the gradients across ranks here...
+        optimizer.step()  # ...so every rank applies the same update and stays identical
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return model, losses
+    # --8<-- [end:ddp]
 
 
 def checksum(model):
@@ -51,25 +77,10 @@ def main(argv=None):
     train, val = (token_blocks(tokenizer, texts[s], block_size=64) for s in ("train", "validation"))
     val = val[:64]
 
-    # --8<-- [start:ddp]
     model = make_model(tokenizer, context=64).to(device)
-    if world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
-    # Each rank draws its own batches: together they see world_size x as much data per step.
-    batches = torch.Generator().manual_seed(1000 + rank)
     before = evaluate(model, val, device)
-    losses, start = [], time.perf_counter()
-    for step in range(args.steps):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, args.steps, 3e-3, 6)
-        x = train[torch.randint(len(train), (16,), generator=batches)].to(device)
-        loss = model(input_ids=x, labels=x).loss
-        loss.backward()  # DDP all-reduces (averages) the gradients across ranks here
-        optimizer.step()  # ...so every rank applies the same update and stays identical
-        optimizer.zero_grad()
-        losses.append(loss.item())
-    # --8<-- [end:ddp]
+    start = time.perf_counter()
+    model, losses = train_data_parallel(model, train, rank, world, args.steps)
     after = evaluate(model, val, device)
 
     sums = [None] * world

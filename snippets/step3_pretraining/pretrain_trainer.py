@@ -7,12 +7,16 @@ replace the guide's model.
 
 import argparse
 import math
-import tempfile
 import time
+
+# --8<-- [start:imports]
+import tempfile
 
 import torch
 
 from step3_pretraining.pretrain import make_model, token_blocks, train_tokenizer
+
+# --8<-- [end:imports]
 
 
 class Blocks(torch.utils.data.Dataset):
@@ -28,33 +32,13 @@ class Blocks(torch.utils.data.Dataset):
         return {"input_ids": self.blocks[i], "labels": self.blocks[i]}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=120)
-    parser.add_argument("--out", help="folder for pretrain_trainer.json (the tests read it)")
-    args = parser.parse_args(argv)
-    if args.steps < 1:
-        parser.error("--steps must be at least 1")
-
+# --8<-- [start:arguments]
+def make_trainer(model, train_set, val_set, steps):
     from transformers import PrinterCallback, Trainer, TrainingArguments
-    from transformers.utils import logging
 
-    from guide import seed_everything, write_metrics
-    from step3_pretraining.quality import clean, load_documents
-
-    logging.set_verbosity_error()
-    seed_everything(0)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    docs, _ = clean(load_documents())
-    texts = {s: [d["text"] for d in docs if d["split"] == s] for s in ("train", "validation")}
-    tokenizer = train_tokenizer(texts["train"])
-    train_set, val_set = (Blocks(token_blocks(tokenizer, texts[s])) for s in ("train", "validation"))
-    model = make_model(tokenizer)
-
-    # --8<-- [start:arguments]
     arguments = TrainingArguments(
         output_dir=tempfile.mkdtemp(),   # checkpoints go here when save_strategy asks for them
-        max_steps=args.steps,            # count optimizer steps, not epochs (passes over the data)
+        max_steps=steps,                 # count optimizer steps, not epochs (passes over the data)
         per_device_train_batch_size=16,  # blocks per forward pass on each device
         gradient_accumulation_steps=1,   # raise it to fit a larger batch in the same memory
         learning_rate=3e-3,
@@ -73,8 +57,34 @@ def main(argv=None):
         disable_tqdm=True,
     )
     trainer = Trainer(model=model, args=arguments, train_dataset=train_set, eval_dataset=val_set)
+    trainer.remove_callback(PrinterCallback)  # we print our own summary
+    return trainer
     # --8<-- [end:arguments]
-    trainer.remove_callback(PrinterCallback)  # we print our own summary below
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=120)
+    parser.add_argument("--out", help="folder for pretrain_trainer.json (the tests read it)")
+    args = parser.parse_args(argv)
+    if args.steps < 1:
+        parser.error("--steps must be at least 1")
+
+    from transformers.utils import logging
+
+    from guide import seed_everything, write_metrics
+    from step3_pretraining.quality import clean, load_documents
+
+    logging.set_verbosity_error()
+    seed_everything(0)
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    docs, _ = clean(load_documents())
+    texts = {s: [d["text"] for d in docs if d["split"] == s] for s in ("train", "validation")}
+    tokenizer = train_tokenizer(texts["train"])
+    train_set, val_set = (Blocks(token_blocks(tokenizer, texts[s])) for s in ("train", "validation"))
+    model = make_model(tokenizer)
+
+    trainer = make_trainer(model, train_set, val_set, args.steps)
 
     start = time.perf_counter()
     before = trainer.evaluate()["eval_loss"]
