@@ -20,8 +20,7 @@ from mkdocs.exceptions import PluginError
 
 # Exact string literals in Material's minified bundle -> what replaces them.
 BUNDLE_URLS = {
-    '"https://unpkg.com/mermaid@11/dist/mermaid.min.js"':
-        'new URL("assets/vendor/mermaid/mermaid.min.js",__md_scope).href',
+    '"https://unpkg.com/mermaid@11/dist/mermaid.min.js"': 'new URL("assets/vendor/mermaid/mermaid.min.js",__md_scope).href',
     '"https://unpkg.com/resize-observer-polyfill"': '"data:text/javascript,"',
 }
 
@@ -40,8 +39,11 @@ def on_page_context(context, page, config, nav):
 # The two script blocks of nbconvert's lab template that would reach for a CDN.
 NBCONVERT_CDN_BLOCKS = [
     re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S),
-    re.compile(r'<script type="module">\s*document\.addEventListener\("DOMContentLoaded", async \(\) => \{\s*'
-               r'const diagrams = document\.querySelectorAll\("\.jp-Mermaid.*?</script>', re.S),
+    re.compile(
+        r'<script type="module">\s*document\.addEventListener\("DOMContentLoaded", async \(\) => \{\s*'
+        r'const diagrams = document\.querySelectorAll\("\.jp-Mermaid.*?</script>',
+        re.S,
+    ),
 ]
 
 
@@ -63,8 +65,10 @@ def on_post_page(output, page, config):
         for block in NBCONVERT_CDN_BLOCKS:
             output = block.sub("", output)
         if "cdnjs.cloudflare.com" in output:
-            raise PluginError(f"{page.file.src_uri}: nbconvert's template still loads from cdnjs; "
-                              "update NBCONVERT_CDN_BLOCKS in hooks/site.py")
+            raise PluginError(
+                f"{page.file.src_uri}: nbconvert's template still loads from cdnjs; "
+                "update NBCONVERT_CDN_BLOCKS in hooks/site.py"
+            )
         import jupytext
 
         notebook = jupytext.read(page.file.abs_src_path)

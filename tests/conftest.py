@@ -40,16 +40,19 @@ class SnippetRun:
         return json.loads(path.read_text(encoding="utf-8"))
 
 
-def run_example(path: str, *args: str, cwd: Path, timeout: float = 120, expect_ok: bool = True,
-                env: dict | None = None) -> subprocess.CompletedProcess:
+def run_example(
+    path: str, *args: str, cwd: Path, timeout: float = 120, expect_ok: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
     script = REPO / "snippets" / path
     # GUIDE_DEVICE=cpu so numbers match the page; a --device option still wins
     full_env = {**os.environ, "GUIDE_DEVICE": "cpu", "PYTHONUNBUFFERED": "1", **(env or {})}
-    proc = subprocess.run([sys.executable, str(script), *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, str(script), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
     if expect_ok and proc.returncode != 0:
-        pytest.fail(f"`python snippets/{path} {' '.join(args)}` exited {proc.returncode}:\n"
-                    f"{proc.stderr[-3000:]}", pytrace=False)
+        pytest.fail(
+            f"`python snippets/{path} {' '.join(args)}` exited {proc.returncode}:\n{proc.stderr[-3000:]}", pytrace=False
+        )
     return proc
 
 
@@ -66,8 +69,9 @@ def guide_model(tmp_path_factory) -> SnippetRun:
     later example that needs the model loads this one instead of building its own."""
     out = tmp_path_factory.mktemp("guide")
     start = time.perf_counter()
-    proc = run_example("step3_pretraining/pretrain.py", "--save", str(out / "guide-model"), "--out", str(out),
-                       cwd=out, timeout=240)
+    proc = run_example(
+        "step3_pretraining/pretrain.py", "--save", str(out / "guide-model"), "--out", str(out), cwd=out, timeout=240
+    )
     os.environ["GUIDE_MODEL_DIR"] = str(out / "guide-model")
     return SnippetRun(proc.stdout, proc.stderr, out, time.perf_counter() - start)
 
@@ -94,9 +98,9 @@ def _tokens(text: str):
     volatile (wall-clock time differs run to run) and are not compared."""
     tokens, pos = [], 0
     for m in NUMBER.finditer(text):
-        words = text[pos:m.start()].split()
+        words = text[pos : m.start()].split()
         tokens += [("word", w, False) for w in words]
-        volatile = bool(VOLATILE.match(text[m.end():m.end() + 12]))
+        volatile = bool(VOLATILE.match(text[m.end() : m.end() + 12]))
         tokens.append(("number", m.group(), volatile))
         pos = m.end()
     tokens += [("word", w, False) for w in text[pos:].split()]

@@ -45,37 +45,44 @@ def test_includes_are_expanded_like_the_site():
         root.expand_snippets('--8<-- "snippets/no_such_file.py"')
 
 
-def test_a_python_block_skipped_without_reason_fails_collection(pytester):
-    pytester.makeconftest((root.REPO / "conftest.py").read_text(encoding="utf-8").replace(
-        "REPO = Path(__file__).resolve().parent", f"REPO = Path({str(pytester.path)!r})"))
+@pytest.fixture
+def page(pytester):
+    """A scratch project with our conftest and one page, docs/page.md, holding ``text``."""
+    pytester.makeconftest(
+        (root.REPO / "conftest.py")
+        .read_text(encoding="utf-8")
+        .replace("REPO = Path(__file__).resolve().parent", f"REPO = Path({str(pytester.path)!r})")
+    )
     (pytester.path / "docs").mkdir()
-    (pytester.path / "docs" / "page.md").write_text(textwrap.dedent("""
+
+    def run(text):
+        (pytester.path / "docs" / "page.md").write_text(text)
+        return pytester.runpytest("docs", "-p", "no:socket")
+
+    return run
+
+
+def test_a_python_block_skipped_without_reason_fails_collection(page):
+    result = page(
+        textwrap.dedent("""
         <!--pytest.mark.skip-->
         ```python title="x.py"
         print("never runs")
         ```
-    """))
-    result = pytester.runpytest("docs", "-p", "no:socket")
+    """)
+    )
     assert "skipped without a reason" in result.stdout.str()
     assert result.ret != 0
 
 
-def test_a_console_session_block_fails_collection(pytester):
-    pytester.makeconftest((root.REPO / "conftest.py").read_text(encoding="utf-8").replace(
-        "REPO = Path(__file__).resolve().parent", f"REPO = Path({str(pytester.path)!r})"))
-    (pytester.path / "docs").mkdir()
-    (pytester.path / "docs" / "page.md").write_text("```pycon\n>>> 1 + 1\n2\n```\n")
-    result = pytester.runpytest("docs", "-p", "no:socket")
+def test_a_console_session_block_fails_collection(page):
+    result = page("```pycon\n>>> 1 + 1\n2\n```\n")
     assert "cannot be run or checked" in result.stdout.str()
     assert result.ret != 0
 
 
-def test_a_broken_block_on_a_page_fails(pytester):
-    pytester.makeconftest((root.REPO / "conftest.py").read_text(encoding="utf-8").replace(
-        "REPO = Path(__file__).resolve().parent", f"REPO = Path({str(pytester.path)!r})"))
-    (pytester.path / "docs").mkdir()
-    (pytester.path / "docs" / "page.md").write_text("```py\nassert 1 + 1 == 3\n```\n\n```python\nx = 1\n```\n")
-    result = pytester.runpytest("docs", "-p", "no:socket")
+def test_a_broken_block_on_a_page_fails(page):
+    result = page("```py\nassert 1 + 1 == 3\n```\n\n```python\nx = 1\n```\n")
     result.assert_outcomes(passed=1, failed=1)
 
 

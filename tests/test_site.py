@@ -24,16 +24,31 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 CDN_HOSTS = (
-    "unpkg.com", "cdn.jsdelivr.net", "cdnjs.cloudflare.com", "fonts.googleapis.com",
-    "fonts.gstatic.com", "ajax.googleapis.com", "code.jquery.com", "cdn.plot.ly",
-    "polyfill.io", "esm.sh", "cdn.skypack.dev", "use.fontawesome.com",
+    "unpkg.com",
+    "cdn.jsdelivr.net",
+    "cdnjs.cloudflare.com",
+    "fonts.googleapis.com",
+    "fonts.gstatic.com",
+    "ajax.googleapis.com",
+    "code.jquery.com",
+    "cdn.plot.ly",
+    "polyfill.io",
+    "esm.sh",
+    "cdn.skypack.dev",
+    "use.fontawesome.com",
 )
 # MathJax's accessibility code names its speech-rule engine on jsdelivr. It loads only when a
 # reader turns speech on in MathJax's context menu, which mathjax-config.js switches off.
 ALLOWED_CDN_MENTIONS = {"assets/vendor/mathjax/tex-mml-chtml.js": {"cdn.jsdelivr.net"}}
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 
@@ -47,7 +62,10 @@ def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("site")
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
         env={**os.environ, "GUIDE_EXECUTE_LABS": "true", "NO_MKDOCS_2_WARNING": "1"},
     )
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stderr[-5000:]}"
@@ -56,9 +74,17 @@ def site(tmp_path_factory) -> Path:
 
 # --- the files ------------------------------------------------------------------------------
 
+
 def test_every_page_and_the_404_and_sitemap_are_built(site):
-    for page in ["index.html", "404.html", "step-1-basics/index.html", "step-2-architecture/index.html",
-                 "labs/step1_lab/index.html", "labs/step2_lab/index.html", "search/search_index.json"]:
+    for page in [
+        "index.html",
+        "404.html",
+        "step-1-basics/index.html",
+        "step-2-architecture/index.html",
+        "labs/step1_lab/index.html",
+        "labs/step2_lab/index.html",
+        "search/search_index.json",
+    ]:
         assert (site / page).exists(), page
     sitemap = (site / "sitemap.xml").read_text(encoding="utf-8")
     assert "https://llm-mastery.example.org/step-2-architecture/" in sitemap
@@ -99,6 +125,7 @@ def test_included_snippets_and_outputs_are_on_the_page(site):
 
 
 # --- the browser ----------------------------------------------------------------------------
+
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
@@ -151,7 +178,6 @@ def visit(browser, base_url):
     for page, name in opened:
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
         page.close()
-
 
 
 @pytest.mark.browser

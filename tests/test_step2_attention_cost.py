@@ -38,8 +38,9 @@ def test_page_shows_this_output(cost, page_output):
 
 @pytest.mark.gpu
 def test_on_the_gpu_the_fused_kernel_saves_memory_too(example, tmp_path, page_output):
-    proc = example("step2_architecture/attention_cost.py", "--device", "cuda", "--out", str(tmp_path),
-                   cwd=tmp_path, timeout=300)
+    proc = example(
+        "step2_architecture/attention_cost.py", "--device", "cuda", "--out", str(tmp_path), cwd=tmp_path, timeout=300
+    )
     rows = json.loads((tmp_path / "attention_cost.json").read_text())["rows"]
     ratio = _peak(rows, "naive", 16384) / _peak(rows, "naive", 8192)
     assert 3.5 < ratio < 4.5, f"doubling n should quadruple naive memory, got x{ratio:.2f}"

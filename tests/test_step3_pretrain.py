@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from conftest import REPO
-
 from step1_basics.first_taste import CORPUS
 from step3_pretraining.pretrain import learning_rate, make_model, token_blocks, train_tokenizer
 from step3_pretraining.world import JOBS
@@ -45,7 +44,10 @@ def test_loss_curve_is_plotted(guide_model):
 
 
 def test_page_shows_this_output(guide_model, page_output):
-    page_output("step3_pretrain", guide_model.stdout.replace(str(guide_model.out / "guide-model"), "~/.cache/llm-mastery/guide-model"))
+    page_output(
+        "step3_pretrain",
+        guide_model.stdout.replace(str(guide_model.out / "guide-model"), "~/.cache/llm-mastery/guide-model"),
+    )
 
 
 def test_saved_model_loads_back_with_the_auto_classes(guide_model, log):
@@ -75,8 +77,10 @@ def test_save_load_round_trip_gives_identical_logits(tmp_path):
         assert torch.equal(model(input_ids=ids).logits, loaded(input_ids=ids).logits)
 
 
-@pytest.mark.parametrize("text", ["Mara Reed is a baker in Ashford.", "naïve café, 東京, emoji 🙂 and\ttabs\n",
-                                  "  leading and trailing spaces  "])
+@pytest.mark.parametrize(
+    "text",
+    ["Mara Reed is a baker in Ashford.", "naïve café, 東京, emoji 🙂 and\ttabs\n", "  leading and trailing spaces  "],
+)
 def test_tokenizer_round_trips_any_text(guide_model, text):
     from transformers import AutoTokenizer
 
@@ -114,10 +118,12 @@ def _bad_folders(tmp_path, guide_model):
     for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
         (corrupt / name).write_bytes((guide_model.out / "guide-model" / name).read_bytes())
     (corrupt / "model.safetensors").write_bytes(b"not really weights")
-    return {"missing": (str(tmp_path / "no-such-folder"), "there is no folder there"),
-            "empty": (str(empty), "has no config.json"),
-            "corrupt": (str(corrupt), "incomplete or corrupt"),
-            "unknown id": ("not-a-real-org/not-a-model", "HF_HUB_OFFLINE=1 is set")}
+    return {
+        "missing": (str(tmp_path / "no-such-folder"), "there is no folder there"),
+        "empty": (str(empty), "has no config.json"),
+        "corrupt": (str(corrupt), "incomplete or corrupt"),
+        "unknown id": ("not-a-real-org/not-a-model", "HF_HUB_OFFLINE=1 is set"),
+    }
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "corrupt", "unknown id"])
@@ -129,8 +135,15 @@ def test_bad_model_gets_a_clear_message(case, tmp_path, guide_model, example):
 
 def test_empty_corpus_gets_a_clear_message(tmp_path, example):
     (tmp_path / "empty.txt").write_text("\n\n")
-    proc = example("step3_pretraining/pretrain.py", "--corpus", str(tmp_path / "empty.txt"),
-                   "--save", str(tmp_path / "m"), cwd=tmp_path, expect_ok=False)
+    proc = example(
+        "step3_pretraining/pretrain.py",
+        "--corpus",
+        str(tmp_path / "empty.txt"),
+        "--save",
+        str(tmp_path / "m"),
+        cwd=tmp_path,
+        expect_ok=False,
+    )
     assert proc.returncode != 0 and "has 0 training and 0 validation documents" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "m").exists()
 
@@ -166,3 +179,24 @@ def test_page_prose_matches_the_run(log):
     assert "takes about 20 seconds" in page and 10 < log["seconds"] < 30
     assert "to between 2 and 3" in page and 2 < math.exp(log["final_val_loss"]) < 3
     assert "about 6% web-like noise" in card and 0.055 < 540 / len(docs) < 0.065
+
+
+@pytest.mark.gpu
+def test_pretraining_on_cuda_with_bf16_autocast(tmp_path, example):
+    example(
+        "step3_pretraining/pretrain.py",
+        "--device",
+        "cuda",
+        "--save",
+        str(tmp_path / "m"),
+        "--out",
+        str(tmp_path),
+        cwd=tmp_path,
+        timeout=300,
+    )
+    log = json.loads((tmp_path / "pretrain.json").read_text())
+    assert log["device"] == "cuda"
+    assert math.exp(log["untrained_val_loss"] - log["final_val_loss"]) >= 10
+    print(
+        f"CUDA pre-training: {log['seconds']:.1f} s, val loss {log['untrained_val_loss']:.2f} -> {log['final_val_loss']:.2f}"
+    )

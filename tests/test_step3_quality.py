@@ -27,17 +27,25 @@ def test_exact_dedup_ignores_case_and_punctuation():
 
 
 def test_minhash_catches_a_repost_but_not_a_different_story():
-    base = "Anna Reed is a baker in Ashford. She has a dog called Pip. On Monday the bread came out well. Anna felt proud."
-    docs = [{"text": base}, {"text": base + " (reposted)"},
-            {"text": "Omar Stone is a pilot in Dunmore. On Friday a storm flooded the airfield. Omar was upset."}]
+    base = (
+        "Anna Reed is a baker in Ashford. She has a dog called Pip. On Monday the bread came out well. Anna felt proud."
+    )
+    docs = [
+        {"text": base},
+        {"text": base + " (reposted)"},
+        {"text": "Omar Stone is a pilot in Dunmore. On Friday a storm flooded the airfield. Omar was upset."},
+    ]
     assert near_duplicates(minhash_signatures(docs), threshold=0.9) == {1}
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("Click here to win a free holiday!!! Offer ends soon for the best of the deals in town.", "spam phrase"),
-    ("BUY BUY BUY BUY BUY BUY BUY BUY BUY BUY the and", "mostly capitals"),
-    ("too short", "too short"),
-    ("Mara Reed is a baker in Ashford and the bread is good.", None),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("Click here to win a free holiday!!! Offer ends soon for the best of the deals in town.", "spam phrase"),
+        ("BUY BUY BUY BUY BUY BUY BUY BUY BUY BUY the and", "mostly capitals"),
+        ("too short", "too short"),
+        ("Mara Reed is a baker in Ashford and the bread is good.", None),
+    ],
+)
 def test_quality_rules(text, reason):
     assert quality_problems(text) == reason

@@ -2,10 +2,14 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import warnings
 
 import pytest
+
+from conftest import REPO
 
 
 @pytest.fixture(scope="module")
@@ -20,24 +24,52 @@ def test_trainer_lowers_validation_loss(trainer_run, page_output):
     page_output("step3_pretrain_trainer", trainer_run.stdout)
 
 
-@pytest.mark.parametrize("launcher", [
-    ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"],
-    ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-     "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "{port}"],
-], ids=["torchrun", "accelerate"])
+@pytest.mark.parametrize(
+    "launcher",
+    [
+        ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"],
+        [
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            "{port}",
+        ],
+    ],
+    ids=["torchrun", "accelerate"],
+)
 def test_two_processes_stay_in_sync_and_learn(launcher, tmp_path, page_output, request):
-    import socket
-
     with socket.socket() as s:  # accelerate's default port (29500) may be taken: ask for a free one
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     launcher = [arg.format(port=port) for arg in launcher]
-    from conftest import REPO
-
     env = {**os.environ, "GUIDE_DEVICE": "cpu"}
-    proc = subprocess.run([sys.executable, *launcher, str(REPO / "snippets/step3_pretraining/ddp.py"),
-                           "--out", str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=240)
+
+    def launch():
+        return subprocess.run(
+            [sys.executable, *launcher, str(REPO / "snippets/step3_pretraining/ddp.py"), "--out", str(tmp_path)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+
+    proc = launch()
+    if proc.returncode != 0 and "SIGABRT" in proc.stderr and (tmp_path / "ddp.json").exists():
+        # Seen rarely under pytest: a rank aborts while exiting, after all work is done and
+        # written. Say so, and require a clean second run.
+        warnings.warn(f"a DDP rank aborted at exit; retrying once:\n{proc.stderr[-1500:]}", stacklevel=1)
+        (tmp_path / "ddp.json").unlink()
+        proc = launch()
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     m = json.loads((tmp_path / "ddp.json").read_text())
     assert m["world_size"] == 2

@@ -16,7 +16,8 @@ def test_the_shipped_corpus_is_what_the_generator_makes(run, tmp_path):
     docs, facts = world.generate()
     world.write(docs, facts, tmp_path)
     assert world.fingerprint(tmp_path) == world.fingerprint(world.DATA), (
-        "snippets/data/world/ differs from what world.py generates: run python snippets/step3_pretraining/world.py")
+        "snippets/data/world/ differs from what world.py generates: run python snippets/step3_pretraining/world.py"
+    )
     assert run.stdout.strip().endswith(world.fingerprint(world.DATA))
 
 

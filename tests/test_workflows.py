@@ -33,8 +33,13 @@ def test_actionlint_finds_nothing():
 def test_zizmor_finds_nothing():
     exe = shutil.which("zizmor")
     assert exe, "zizmor is missing: pip install -r requirements.txt"
-    proc = subprocess.run([exe, "--offline", "--no-progress", "--format=plain", ".github/workflows"],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [exe, "--offline", "--no-progress", "--format=plain", ".github/workflows"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -50,8 +50,7 @@ with torch.no_grad():
 x = sinusoidal_positions(n, d).unsqueeze(0)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
-for ax, (title, mask) in zip(axes, [("encoder: full attention", None),
-                                    ("decoder: causal attention", causal_mask(n))]):
+for ax, (title, mask) in zip(axes, [("encoder: full attention", None), ("decoder: causal attention", causal_mask(n))]):
     attn(x, mask=mask)
     image = ax.imshow(attn.last_weights[0, 0], cmap="viridis")
     ax.set(title=title, xlabel="key position", ylabel="query position")

@@ -35,8 +35,10 @@ transformers.logging.set_verbosity_error()
 transformers.logging.disable_progress_bar()  # progress bars are noise in a rendered notebook
 tokenizer, model = load_causal_lm()
 log = json.loads((guide_model_dir() / "training_log.json").read_text())
-print(f"{log['parameters']:,} parameters, vocabulary {log['vocab_size']:,}, {log['steps']} steps "
-      f"in {log['seconds']:.1f} s on the {log['device']}")
+print(
+    f"{log['parameters']:,} parameters, vocabulary {log['vocab_size']:,}, {log['steps']} steps "
+    f"in {log['seconds']:.1f} s on the {log['device']}"
+)
 
 # %% [markdown]
 # ## Loss and learning rate

@@ -57,25 +57,33 @@ def load_causal_lm(name_or_path: str | os.PathLike | None = None, build_if_missi
     path = Path(name).expanduser()
     if path.exists() or name.startswith((".", "/", "~")):
         if not path.is_dir():
-            _fail(f"could not load a model from {name!r}: there is no folder there. --model takes a "
-                  "folder written by save_pretrained, or a Hugging Face model id such as 'gpt2'.")
+            _fail(
+                f"could not load a model from {name!r}: there is no folder there. --model takes a "
+                "folder written by save_pretrained, or a Hugging Face model id such as 'gpt2'."
+            )
         if not (path / "config.json").exists():
-            _fail(f"could not load a model from {name!r}: the folder has no config.json, so it is "
-                  "not a saved model (save one with model.save_pretrained(folder)).")
+            _fail(
+                f"could not load a model from {name!r}: the folder has no config.json, so it is "
+                "not a saved model (save one with model.save_pretrained(folder))."
+            )
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
         model = AutoModelForCausalLM.from_pretrained(name)
     except Exception as err:  # noqa: BLE001 - every loader error becomes one clear message
         if path.is_dir():
-            _fail(f"the checkpoint in {name!r} is incomplete or corrupt ({type(err).__name__}: "
-                  f"{str(err).splitlines()[0][:200]}). Delete the folder and rebuild it"
-                  + (": python snippets/step3_pretraining/pretrain.py" if path == guide_model_dir() else "."))
+            _fail(
+                f"the checkpoint in {name!r} is incomplete or corrupt ({type(err).__name__}: "
+                f"{str(err).splitlines()[0][:200]}). Delete the folder and rebuild it"
+                + (": python snippets/step3_pretraining/pretrain.py" if path == guide_model_dir() else ".")
+            )
         offline = os.environ.get("HF_HUB_OFFLINE") == "1"
-        _fail(f"could not load a model from {name!r}.\n"
-              "  --model takes a local folder saved with save_pretrained (it must hold config.json)\n"
-              "  or a Hugging Face model id such as 'gpt2', which needs internet the first time"
-              + (" (HF_HUB_OFFLINE=1 is set, so nothing is downloaded)" if offline else "")
-              + ".\n  Leave --model out to use the guide's own model.")
+        _fail(
+            f"could not load a model from {name!r}.\n"
+            "  --model takes a local folder saved with save_pretrained (it must hold config.json)\n"
+            "  or a Hugging Face model id such as 'gpt2', which needs internet the first time"
+            + (" (HF_HUB_OFFLINE=1 is set, so nothing is downloaded)" if offline else "")
+            + ".\n  Leave --model out to use the guide's own model."
+        )
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token  # GPT-2 has none; batching needs one
     return tokenizer, model.eval()

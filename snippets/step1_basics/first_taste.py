@@ -25,18 +25,29 @@ def build_tiny_model(text, steps=300, seed=0):
 
     torch.manual_seed(seed)
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator([text], vocab_size=400, min_frequency=2,
-                             special_tokens=["<|endoftext|>"], show_progress=False)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer,
-                                        bos_token="<|endoftext|>", eos_token="<|endoftext|>")
+    bpe.train_from_iterator(
+        [text], vocab_size=400, min_frequency=2, special_tokens=["<|endoftext|>"], show_progress=False
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe._tokenizer, bos_token="<|endoftext|>", eos_token="<|endoftext|>"
+    )
     eos = tokenizer.eos_token_id
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=64,
-                                       n_layer=2, n_head=4, bos_token_id=eos, eos_token_id=eos))
+    model = GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=len(tokenizer),
+            n_positions=64,
+            n_embd=64,
+            n_layer=2,
+            n_head=4,
+            bos_token_id=eos,
+            eos_token_id=eos,
+        )
+    )
 
     ids = torch.tensor(tokenizer(text)["input_ids"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
-    for step in range(steps):  # each step: 16 random 32-token windows of the text
+    for _ in range(steps):  # each step: 16 random 32-token windows of the text
         starts = torch.randint(0, len(ids) - 33, (16,))
         batch = torch.stack([ids[s : s + 33] for s in starts])
         # labels = inputs: the model shifts them by one inside, so position t predicts t+1
@@ -66,11 +77,14 @@ def taste(tokenizer, model, prompt=PROMPT, new_tokens=12):
         print(f"  {tokenizer.decode([i])!r:>12}  {p:.3f}")
 
     # 4. generate: append the most likely token, feed the longer text back in, repeat
-    out = model.generate(ids, max_new_tokens=new_tokens, do_sample=False,
-                         pad_token_id=tokenizer.eos_token_id)
+    out = model.generate(ids, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tokenizer.eos_token_id)
     print(f"continuation: {tokenizer.decode(out[0])!r}")
-    return {"tokens": tokens, "top_token": tokenizer.decode([top.indices[0].item()]),
-            "top_prob": top.values[0].item(), "continuation": tokenizer.decode(out[0])}
+    return {
+        "tokens": tokens,
+        "top_token": tokenizer.decode([top.indices[0].item()]),
+        "top_prob": top.values[0].item(),
+        "continuation": tokenizer.decode(out[0]),
+    }
     # --8<-- [end:taste]
 
 
@@ -100,8 +114,10 @@ def main(argv=None):
     else:
         tokenizer, model, loss = build_tiny_model(CORPUS.read_text(encoding="utf-8"), steps=args.steps)
         n_params = sum(p.numel() for p in model.parameters())
-        print(f"built a {n_params:,}-parameter GPT-2 and a {len(tokenizer)}-token vocabulary; "
-              f"final training loss {loss:.2f} ({time.perf_counter() - start:.1f} s)")
+        print(
+            f"built a {n_params:,}-parameter GPT-2 and a {len(tokenizer)}-token vocabulary; "
+            f"final training loss {loss:.2f} ({time.perf_counter() - start:.1f} s)"
+        )
         if args.save:
             tokenizer.save_pretrained(args.save)
             model.save_pretrained(args.save)

@@ -23,16 +23,35 @@ VOCAB, WIDTH, LAYERS, HEADS = 1000, 64, 2, 4  # tiny on purpose: the shapes are 
 def build_models():
     """One model per family, the same size, random weights."""
     bert = BertForMaskedLM(  # encoder-only: every token sees every other token
-        BertConfig(vocab_size=VOCAB, hidden_size=WIDTH, num_hidden_layers=LAYERS,
-                   num_attention_heads=HEADS, intermediate_size=4 * WIDTH)
+        BertConfig(
+            vocab_size=VOCAB,
+            hidden_size=WIDTH,
+            num_hidden_layers=LAYERS,
+            num_attention_heads=HEADS,
+            intermediate_size=4 * WIDTH,
+        )
     )
     gpt2 = GPT2LMHeadModel(  # decoder-only: each token sees only the tokens before it
-        GPT2Config(vocab_size=VOCAB, n_embd=WIDTH, n_layer=LAYERS, n_head=HEADS, n_positions=128,
-                   bos_token_id=VOCAB - 1, eos_token_id=VOCAB - 1)
+        GPT2Config(
+            vocab_size=VOCAB,
+            n_embd=WIDTH,
+            n_layer=LAYERS,
+            n_head=HEADS,
+            n_positions=128,
+            bos_token_id=VOCAB - 1,
+            eos_token_id=VOCAB - 1,
+        )
     )
     t5 = T5ForConditionalGeneration(  # encoder-decoder: a bidirectional reader, a causal writer
-        T5Config(vocab_size=VOCAB, d_model=WIDTH, d_kv=WIDTH // HEADS, d_ff=4 * WIDTH,
-                 num_layers=LAYERS, num_heads=HEADS, decoder_start_token_id=0)
+        T5Config(
+            vocab_size=VOCAB,
+            d_model=WIDTH,
+            d_kv=WIDTH // HEADS,
+            d_ff=4 * WIDTH,
+            num_layers=LAYERS,
+            num_heads=HEADS,
+            decoder_start_token_id=0,
+        )
     )
     return {"BERT (encoder)": bert, "GPT-2 (decoder)": gpt2, "T5 (encoder-decoder)": t5}
     # --8<-- [end:build]

@@ -133,7 +133,9 @@ def max_gaps(batch=2, n=6, d_model=16, n_heads=4, device="cpu"):
         "sdpa": (scaled_dot_product_attention(q, k, v)[0] - F.scaled_dot_product_attention(q, k, v)).abs().max(),
         "sdpa_causal": (
             scaled_dot_product_attention(q, k, v, mask)[0] - F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        ).abs().max(),
+        )
+        .abs()
+        .max(),
     }
     theirs = nn.MultiheadAttention(d_model, n_heads, batch_first=True).to(device)
     ours = MultiHeadAttention(d_model, n_heads).to(device)

@@ -8,6 +8,7 @@ fused kernel behind torch.nn.functional.scaled_dot_product_attention works in ti
 import argparse
 
 # --8<-- [start:imports]
+import functools
 import statistics
 import time
 
@@ -54,17 +55,22 @@ def median_seconds(fn, device, repeats=3):
     return statistics.median(times)
 
 
-def measure(lengths=(128, 256, 512, 1024, 2048), heads=4, d_head=32, device=torch.device("cpu")):
+def measure(lengths=(128, 256, 512, 1024, 2048), heads=4, d_head=32, device=None):
+    device = device or torch.device("cpu")
     rows = []
     for n in lengths:
         q, k, v = (torch.randn(1, heads, n, d_head, device=device) for _ in range(3))
         with torch.no_grad():
-            for name, fn in [
-                ("naive", lambda: naive_attention(q, k, v)),
-                ("sdpa", lambda: F.scaled_dot_product_attention(q, k, v)),
-            ]:
-                rows.append({"impl": name, "n": n, "seconds": median_seconds(fn, device),
-                             "peak_bytes": peak_memory_bytes(fn, device)})
+            for name, attend in [("naive", naive_attention), ("sdpa", F.scaled_dot_product_attention)]:
+                fn = functools.partial(attend, q, k, v)
+                rows.append(
+                    {
+                        "impl": name,
+                        "n": n,
+                        "seconds": median_seconds(fn, device),
+                        "peak_bytes": peak_memory_bytes(fn, device),
+                    }
+                )
     return rows
     # --8<-- [end:measure]
 
@@ -97,8 +103,12 @@ def plot(rows, path=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lengths", type=int, nargs="+",
-                        help="sequence lengths (default: 128 to 2048 on a CPU, 1024 to 16384 on a GPU)")
+    parser.add_argument(
+        "--lengths",
+        type=int,
+        nargs="+",
+        help="sequence lengths (default: 128 to 2048 on a CPU, 1024 to 16384 on a GPU)",
+    )
     parser.add_argument("--device", help="cpu or cuda (default: the best available)")
     parser.add_argument("--out", help="folder for attention_cost.json and attention_cost.png")
     args = parser.parse_args(argv)

@@ -7,15 +7,23 @@ write ddp.json with every rank's weight checksum.
 """
 
 import argparse
-import time
 
 # --8<-- [start:imports]
 import os
+import sys
+import time
 
 import torch
 import torch.distributed as dist
 
-from step3_pretraining.pretrain import evaluate, learning_rate, make_model, token_blocks, train_tokenizer
+from step3_pretraining.pretrain import (
+    evaluate,
+    learning_rate,
+    make_model,
+    read_corpus,
+    token_blocks,
+    train_tokenizer,
+)
 
 # --8<-- [end:imports]
 
@@ -66,13 +74,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from guide import write_metrics
-    from step3_pretraining.quality import clean, load_documents
 
     rank, world, device = setup()
     torch.set_num_threads(1)  # one core per process on a 2-core machine
-    torch.manual_seed(0)      # the same initial weights on every rank (DDP also broadcasts rank 0's)
-    docs, _ = clean(load_documents())
-    texts = {s: [d["text"] for d in docs if d["split"] == s] for s in ("train", "validation")}
+    torch.manual_seed(0)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
+    texts = read_corpus()  # the cleaned small-world corpus, split into train and validation
     tokenizer = train_tokenizer(texts["train"][:2000])  # deterministic: identical on every rank
     train, val = (token_blocks(tokenizer, texts[s], block_size=64) for s in ("train", "validation"))
     val = val[:64]
@@ -89,13 +95,28 @@ def main(argv=None):
     else:
         sums = [checksum(model)]
     if rank == 0:
-        print(f"{world} process(es), {args.steps} steps, {16 * world} blocks per step "
-              f"({time.perf_counter() - start:.1f} s)")
+        print(
+            f"{world} process(es), {args.steps} steps, {16 * world} blocks per step "
+            f"({time.perf_counter() - start:.1f} s)"
+        )
         print(f"validation loss {before:.2f} -> {after:.2f}")
         print(f"weight checksums per rank: {[round(s, 4) for s in sums]}")
-        write_metrics(args.out, "ddp", {"world_size": world, "checksums": sums, "before": before,
-                                         "after": after, "first_losses": losses[:5], "last_losses": losses[-5:]})
+        write_metrics(
+            args.out,
+            "ddp",
+            {
+                "world_size": world,
+                "checksums": sums,
+                "before": before,
+                "after": after,
+                "first_losses": losses[:5],
+                "last_losses": losses[-5:],
+            },
+        )
+    sys.stdout.flush()  # everything printed is out before the process group is torn down
+    sys.stderr.flush()
     if world > 1:
+        dist.barrier()  # let rank 0 finish writing before any process tears down its connections
         dist.destroy_process_group()
 
 

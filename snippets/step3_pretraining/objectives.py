@@ -10,17 +10,24 @@ import time
 
 import torch
 
-from step3_pretraining.pretrain import learning_rate, make_model, token_blocks, train_tokenizer
+from step3_pretraining.pretrain import learning_rate, make_model, read_corpus, token_blocks, train_tokenizer
 
 
 # --8<-- [start:mlm]
 def make_bert(tokenizer, width=128, layers=2, heads=4, context=128):
     from transformers import BertConfig, BertForMaskedLM
 
-    return BertForMaskedLM(BertConfig(
-        vocab_size=len(tokenizer), hidden_size=width, num_hidden_layers=layers, num_attention_heads=heads,
-        intermediate_size=4 * width, max_position_embeddings=context, pad_token_id=tokenizer.pad_token_id,
-    ))
+    return BertForMaskedLM(
+        BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=width,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            intermediate_size=4 * width,
+            max_position_embeddings=context,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
 
 
 def masked_batches(tokenizer, blocks):
@@ -73,12 +80,10 @@ def main(argv=None):
         parser.error("--steps must be at least 1")
 
     from guide import seed_everything, write_metrics
-    from step3_pretraining.quality import clean, load_documents
 
     seed_everything(0)
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    docs, _ = clean(load_documents())
-    texts = {s: [d["text"] for d in docs if d["split"] == s] for s in ("train", "validation")}
+    texts = read_corpus()  # the cleaned small-world corpus, split into train and validation
     tokenizer = train_tokenizer(texts["train"])
     train, val = (token_blocks(tokenizer, texts[s], block_size=64) for s in ("train", "validation"))
     start = time.perf_counter()
@@ -92,8 +97,9 @@ def main(argv=None):
 
     # What each can do: GPT continues a text; BERT fills a gap using both sides.
     prompt = tokenizer("Priya Hale is a", return_tensors="pt")["input_ids"]
-    continuation = tokenizer.decode(gpt.generate(prompt, max_new_tokens=8, do_sample=False,
-                                                 pad_token_id=tokenizer.pad_token_id)[0])
+    continuation = tokenizer.decode(
+        gpt.generate(prompt, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.pad_token_id)[0]
+    )
     cloze = "Priya Hale is a nurse in Ashford. She has a <mask> called Biscuit."
     ids = tokenizer(cloze, return_tensors="pt")["input_ids"]
     at = (ids[0] == tokenizer.mask_token_id).nonzero().item()
@@ -108,9 +114,16 @@ def main(argv=None):
     print(f"{'masked LM (BERT)':<22} {bert_share:>21.0%} {bert_loss:>16.2f}")
     print(f"GPT-2 continues 'Priya Hale is a': {continuation!r}")
     print(f"BERT fills 'She has a <mask> called Biscuit.': {fills}")
-    write_metrics(args.out, "objectives", {"causal": {"loss": gpt_loss, "supervised_share": gpt_share},
-                                           "masked": {"loss": bert_loss, "supervised_share": bert_share},
-                                           "continuation": continuation, "fills": fills})
+    write_metrics(
+        args.out,
+        "objectives",
+        {
+            "causal": {"loss": gpt_loss, "supervised_share": gpt_share},
+            "masked": {"loss": bert_loss, "supervised_share": bert_share},
+            "continuation": continuation,
+            "fills": fills,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -28,10 +28,20 @@ def train_tokenizer(texts, vocab_size=2048):
     from transformers import PreTrainedTokenizerFast
 
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2, show_progress=False,
-                            special_tokens=["<|endoftext|>", "<pad>", "<mask>"])
-    return PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<|endoftext|>",
-                                   eos_token="<|endoftext|>", pad_token="<pad>", mask_token="<mask>")
+    bpe.train_from_iterator(
+        texts,
+        vocab_size=vocab_size,
+        min_frequency=2,
+        show_progress=False,
+        special_tokens=["<|endoftext|>", "<pad>", "<mask>"],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe._tokenizer,
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+    )
     # --8<-- [end:tokenizer]
 
 
@@ -53,11 +63,18 @@ def make_model(tokenizer, width=128, layers=2, heads=4, context=128):
     they lie inside the vocabulary (GPT-2's defaults, 50256, would not)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    return GPT2LMHeadModel(GPT2Config(
-        vocab_size=len(tokenizer), n_positions=context, n_embd=width, n_layer=layers, n_head=heads,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    ))
+    return GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=len(tokenizer),
+            n_positions=context,
+            n_embd=width,
+            n_layer=layers,
+            n_head=heads,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
     # --8<-- [end:model]
 
 
@@ -85,9 +102,24 @@ def evaluate(model, blocks, device, batch_size=64):
 
 
 # --8<-- [start:loop]
-def train(model, train_blocks, val_blocks, device, steps=200, batch_size=16, grad_accum=1,
-          peak_lr=3e-3, warmup_steps=20, clip=1.0, weight_decay=0.1, eval_every=25,
-          checkpoint_every=None, checkpoint_dir=None, seed=0, progress=True):
+def train(
+    model,
+    train_blocks,
+    val_blocks,
+    device,
+    steps=200,
+    batch_size=16,
+    grad_accum=1,
+    peak_lr=3e-3,
+    warmup_steps=20,
+    clip=1.0,
+    weight_decay=0.1,
+    eval_every=25,
+    checkpoint_every=None,
+    checkpoint_dir=None,
+    seed=0,
+    progress=True,
+):
     from tqdm.auto import tqdm
 
     model.to(device).train()
@@ -108,9 +140,14 @@ def train(model, train_blocks, val_blocks, device, steps=200, batch_size=16, gra
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if (step + 1) % eval_every == 0 or step + 1 == steps:
-            history.append({"step": step + 1, "lr": optimizer.param_groups[0]["lr"],
-                            "train_loss": sum(running) / len(running),
-                            "val_loss": evaluate(model, val_blocks, device)})
+            history.append(
+                {
+                    "step": step + 1,
+                    "lr": optimizer.param_groups[0]["lr"],
+                    "train_loss": sum(running) / len(running),
+                    "val_loss": evaluate(model, val_blocks, device),
+                }
+            )
             running = []
         if checkpoint_every and (step + 1) % checkpoint_every == 0:
             model.save_pretrained(Path(checkpoint_dir) / f"step-{step + 1}")  # resume or compare later
@@ -125,8 +162,9 @@ def samples(tokenizer, model, device, prompts=PROMPTS, seed=0):
     out = []
     for prompt in prompts:
         ids = tokenizer(prompt, return_tensors="pt")["input_ids"].to(device)
-        gen = model.generate(ids, max_new_tokens=28, do_sample=True, temperature=0.8, top_k=50,
-                             pad_token_id=tokenizer.pad_token_id)
+        gen = model.generate(
+            ids, max_new_tokens=28, do_sample=True, temperature=0.8, top_k=50, pad_token_id=tokenizer.pad_token_id
+        )
         out.append(tokenizer.decode(gen[0], skip_special_tokens=True))
     model.train()
     return out
@@ -182,10 +220,12 @@ def read_corpus(path=None):
     texts = {split: [d["text"] for d in docs if d.get("split") == split] for split in ("train", "validation")}
     if not texts["train"] or not texts["validation"]:
         where = path or "snippets/data/world/documents.jsonl"
-        raise SystemExit(f"error: the corpus {where} has {len(texts['train'])} training and "
-                         f"{len(texts['validation'])} validation documents after cleaning; pre-training "
-                         "needs both. Give it more text (at least 20 documents), or regenerate the "
-                         "guide's corpus with python snippets/step3_pretraining/world.py")
+        raise SystemExit(
+            f"error: the corpus {where} has {len(texts['train'])} training and "
+            f"{len(texts['validation'])} validation documents after cleaning; pre-training "
+            "needs both. Give it more text (at least 20 documents), or regenerate the "
+            "guide's corpus with python snippets/step3_pretraining/world.py"
+        )
     return texts
 
 
@@ -203,8 +243,10 @@ def build(save=None, steps=200, out=None, device=None, quiet=False, corpus=None)
     train_blocks, val_blocks = (token_blocks(tokenizer, texts[s]) for s in ("train", "validation"))
     model = make_model(tokenizer).to(device)
     n_params = sum(p.numel() for p in model.parameters())
-    say(f"device: {device.type}; corpus: {len(texts['train']):,} training documents, "
-        f"{train_blocks.numel():,} tokens; vocabulary {len(tokenizer):,}; model {n_params:,} parameters")
+    say(
+        f"device: {device.type}; corpus: {len(texts['train']):,} training documents, "
+        f"{train_blocks.numel():,} tokens; vocabulary {len(tokenizer):,}; model {n_params:,} parameters"
+    )
 
     untrained = evaluate(model, val_blocks, device)
     before = samples(tokenizer, model, device)
@@ -213,16 +255,28 @@ def build(save=None, steps=200, out=None, device=None, quiet=False, corpus=None)
     seconds = time.perf_counter() - start
     after = samples(tokenizer, model, device)
 
-    say(f"validation loss {untrained:.2f} -> {final:.2f}; perplexity {math.exp(untrained):,.0f} -> "
-        f"{math.exp(final):.2f} ({math.exp(untrained - final):,.0f}x lower) in {seconds:.1f} s")
+    say(
+        f"validation loss {untrained:.2f} -> {final:.2f}; perplexity {math.exp(untrained):,.0f} -> "
+        f"{math.exp(final):.2f} ({math.exp(untrained - final):,.0f}x lower) in {seconds:.1f} s"
+    )
     for title, texts_ in (("before training", before), ("after training", after)):
         say(f"samples {title}:")
         for text in texts_:
             say(f"  {text!r}")
-    log = {"recipe": recipe_fingerprint(), "device": device.type, "parameters": n_params, "vocab_size": len(tokenizer),
-           "train_tokens": train_blocks.numel(), "steps": steps, "seconds": seconds,
-           "untrained_val_loss": untrained, "final_val_loss": final, "history": history,
-           "samples_before": before, "samples_after": after}
+    log = {
+        "recipe": recipe_fingerprint(),
+        "device": device.type,
+        "parameters": n_params,
+        "vocab_size": len(tokenizer),
+        "train_tokens": train_blocks.numel(),
+        "steps": steps,
+        "seconds": seconds,
+        "untrained_val_loss": untrained,
+        "final_val_loss": final,
+        "history": history,
+        "samples_before": before,
+        "samples_after": after,
+    }
     if save:
         save_atomically(tokenizer, model, save, log)
         say(f"saved to {save}")
@@ -246,8 +300,12 @@ def plot_history(history, untrained, path=None):
     steps = [0] + [h["step"] for h in history]
     ax.plot(steps[1:], [h["train_loss"] for h in history], "o-", label="train (mean since last point)")
     ax.plot(steps, [untrained] + [h["val_loss"] for h in history], "s-", label="validation")
-    ax.set(xlabel="optimizer step", ylabel="cross-entropy (nats), log scale", yscale="log",
-           title="Pre-training the guide's tiny GPT-2")
+    ax.set(
+        xlabel="optimizer step",
+        ylabel="cross-entropy (nats), log scale",
+        yscale="log",
+        title="Pre-training the guide's tiny GPT-2",
+    )
     ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax.grid(True, which="both", alpha=0.3)
@@ -270,8 +328,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
-    build(save=args.save or guide_model_dir(), steps=args.steps, out=args.out, device=args.device,
-          corpus=args.corpus)
+    build(save=args.save or guide_model_dir(), steps=args.steps, out=args.out, device=args.device, corpus=args.corpus)
 
 
 if __name__ == "__main__":

@@ -7,14 +7,14 @@ replace the guide's model.
 
 import argparse
 import math
-import time
 
 # --8<-- [start:imports]
 import tempfile
+import time
 
 import torch
 
-from step3_pretraining.pretrain import make_model, token_blocks, train_tokenizer
+from step3_pretraining.pretrain import make_model, read_corpus, token_blocks, train_tokenizer
 
 # --8<-- [end:imports]
 
@@ -37,22 +37,22 @@ def make_trainer(model, train_set, val_set, steps):
     from transformers import PrinterCallback, Trainer, TrainingArguments
 
     arguments = TrainingArguments(
-        output_dir=tempfile.mkdtemp(),   # checkpoints go here when save_strategy asks for them
-        max_steps=steps,                 # count optimizer steps, not epochs (passes over the data)
+        output_dir=tempfile.mkdtemp(),  # checkpoints go here when save_strategy asks for them
+        max_steps=steps,  # count optimizer steps, not epochs (passes over the data)
         per_device_train_batch_size=16,  # blocks per forward pass on each device
-        gradient_accumulation_steps=1,   # raise it to fit a larger batch in the same memory
+        gradient_accumulation_steps=1,  # raise it to fit a larger batch in the same memory
         learning_rate=3e-3,
-        warmup_steps=12,                 # linear warm-up...
-        lr_scheduler_type="cosine",      # ...then cosine decay
+        warmup_steps=12,  # linear warm-up...
+        lr_scheduler_type="cosine",  # ...then cosine decay
         weight_decay=0.1,
         adam_beta2=0.95,
-        max_grad_norm=1.0,               # gradient clipping
+        max_grad_norm=1.0,  # gradient clipping
         bf16=torch.cuda.is_available(),  # mixed precision where the hardware supports it
         eval_strategy="steps",
         eval_steps=40,
         logging_steps=20,
-        save_strategy="no",              # "steps" + save_steps=N writes resumable checkpoints
-        report_to=[],                    # no tracking service: nothing leaves the machine
+        save_strategy="no",  # "steps" + save_steps=N writes resumable checkpoints
+        report_to=[],  # no tracking service: nothing leaves the machine
         seed=0,
         disable_tqdm=True,
     )
@@ -73,13 +73,11 @@ def main(argv=None):
     from transformers.utils import logging
 
     from guide import seed_everything, write_metrics
-    from step3_pretraining.quality import clean, load_documents
 
     logging.set_verbosity_error()
     seed_everything(0)
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    docs, _ = clean(load_documents())
-    texts = {s: [d["text"] for d in docs if d["split"] == s] for s in ("train", "validation")}
+    texts = read_corpus()  # the cleaned small-world corpus, split into train and validation
     tokenizer = train_tokenizer(texts["train"])
     train_set, val_set = (Blocks(token_blocks(tokenizer, texts[s])) for s in ("train", "validation"))
     model = make_model(tokenizer)
@@ -91,12 +89,15 @@ def main(argv=None):
     trainer.train()
     after = trainer.evaluate()["eval_loss"]
     seconds = time.perf_counter() - start
-    print(f"Trainer, {args.steps} steps: validation loss {before:.2f} -> {after:.2f}, "
-          f"perplexity {math.exp(before):,.0f} -> {math.exp(after):.2f} ({seconds:.1f} s)")
+    print(
+        f"Trainer, {args.steps} steps: validation loss {before:.2f} -> {after:.2f}, "
+        f"perplexity {math.exp(before):,.0f} -> {math.exp(after):.2f} ({seconds:.1f} s)"
+    )
     losses = [round(h["loss"], 2) for h in trainer.state.log_history if "loss" in h]
     print(f"training loss every 20 steps: {losses}")
-    write_metrics(args.out, "pretrain_trainer", {"before": before, "after": after, "seconds": seconds,
-                                                  "train_losses": losses})
+    write_metrics(
+        args.out, "pretrain_trainer", {"before": before, "after": after, "seconds": seconds, "train_losses": losses}
+    )
 
 
 if __name__ == "__main__":

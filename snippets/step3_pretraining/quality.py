@@ -56,8 +56,10 @@ def minhash_signatures(docs, n_hashes=64, shingle=5, seed=0):
     for i, doc in enumerate(docs):
         words = normalise(doc["text"]).split() or [""]
         grams = {" ".join(words[j : j + shingle]) for j in range(max(1, len(words) - shingle + 1))}
-        x = np.array([int.from_bytes(hashlib.blake2b(g.encode(), digest_size=7).digest(), "little") for g in grams],
-                     dtype=np.uint64)
+        x = np.array(
+            [int.from_bytes(hashlib.blake2b(g.encode(), digest_size=7).digest(), "little") for g in grams],
+            dtype=np.uint64,
+        )
         signatures[i] = ((np.outer(x, a) + b) % prime).min(axis=0)  # wraps mod 2^64: still a fine hash
     return signatures
 
@@ -107,8 +109,7 @@ def clean(docs, threshold=0.9):
     kept = [i for i in range(len(docs)) if i not in exact]
     near = {kept[j] for j in near_duplicates(minhash_signatures([docs[i] for i in kept]), threshold)}
     reasons = {i: quality_problems(docs[i]["text"]) for i in kept if i not in near}
-    removed = {"exact duplicate": exact, "near duplicate": near,
-               "quality filter": {i for i, r in reasons.items() if r}}
+    removed = {"exact duplicate": exact, "near duplicate": near, "quality filter": {i for i, r in reasons.items() if r}}
     keep = [docs[i] for i in range(len(docs)) if not any(i in s for s in removed.values())]
     return keep, removed
 
@@ -137,8 +138,11 @@ def main(argv=None):
     caught = sum(is_noise[i] for i in gone)
     precision, recall = caught / max(1, len(gone)), caught / max(1, sum(is_noise))
     print(f"kept {len(keep):,} documents; noise removed: recall {recall:.3f}, precision {precision:.3f}")
-    write_metrics(args.out, "quality", {"documents": len(docs), "kept": len(keep), "rules": report,
-                                        "precision": precision, "recall": recall})
+    write_metrics(
+        args.out,
+        "quality",
+        {"documents": len(docs), "kept": len(keep), "rules": report, "precision": precision, "recall": recall},
+    )
 
 
 if __name__ == "__main__":

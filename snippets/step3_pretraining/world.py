@@ -16,36 +16,124 @@ SEED = 1234
 
 # --8<-- [start:world]
 TOWNS = [  # name, river, market day, known for
-    ("Ashford", "Ash", "Monday", "apples"), ("Brookvale", "Brook", "Tuesday", "cheese"),
-    ("Cobble Hill", "Cobb", "Wednesday", "wool"), ("Dunmore", "Dun", "Thursday", "pottery"),
-    ("Elmstead", "Elm", "Friday", "honey"), ("Fairhaven", "Fair", "Saturday", "boats"),
-    ("Glenrock", "Glen", "Monday", "stone"), ("Harrowgate", "Harrow", "Tuesday", "horses"),
-    ("Ivybridge", "Ivy", "Wednesday", "lace"), ("Juniper Bay", "Juniper", "Thursday", "fish"),
-    ("Kingsmere", "Kings", "Friday", "bread"), ("Larkfield", "Lark", "Saturday", "music"),
+    ("Ashford", "Ash", "Monday", "apples"),
+    ("Brookvale", "Brook", "Tuesday", "cheese"),
+    ("Cobble Hill", "Cobb", "Wednesday", "wool"),
+    ("Dunmore", "Dun", "Thursday", "pottery"),
+    ("Elmstead", "Elm", "Friday", "honey"),
+    ("Fairhaven", "Fair", "Saturday", "boats"),
+    ("Glenrock", "Glen", "Monday", "stone"),
+    ("Harrowgate", "Harrow", "Tuesday", "horses"),
+    ("Ivybridge", "Ivy", "Wednesday", "lace"),
+    ("Juniper Bay", "Juniper", "Thursday", "fish"),
+    ("Kingsmere", "Kings", "Friday", "bread"),
+    ("Larkfield", "Lark", "Saturday", "music"),
 ]
 JOBS = {  # job: (workplace, what they make or do, who they serve)
-    "baker": ("bakery", "bread", "customers"), "teacher": ("school", "lessons", "pupils"),
-    "nurse": ("clinic", "care", "patients"), "engineer": ("workshop", "bridges", "clients"),
-    "farmer": ("farm", "wheat", "buyers"), "fisher": ("harbour", "fish", "traders"),
-    "doctor": ("hospital", "treatments", "patients"), "carpenter": ("workshop", "tables", "clients"),
-    "librarian": ("library", "catalogues", "readers"), "painter": ("studio", "paintings", "visitors"),
-    "pilot": ("airfield", "flights", "passengers"), "chef": ("kitchen", "soups", "diners"),
+    "baker": ("bakery", "bread", "customers"),
+    "teacher": ("school", "lessons", "pupils"),
+    "nurse": ("clinic", "care", "patients"),
+    "engineer": ("workshop", "bridges", "clients"),
+    "farmer": ("farm", "wheat", "buyers"),
+    "fisher": ("harbour", "fish", "traders"),
+    "doctor": ("hospital", "treatments", "patients"),
+    "carpenter": ("workshop", "tables", "clients"),
+    "librarian": ("library", "catalogues", "readers"),
+    "painter": ("studio", "paintings", "visitors"),
+    "pilot": ("airfield", "flights", "passengers"),
+    "chef": ("kitchen", "soups", "diners"),
 }
 # A deliberate, documented stereotype so Step 6 can detect it: these jobs go to "she" names
 # 80% of the time, those to "he" names 80% of the time; every other job is 50/50.
-SKEW = {"nurse": "she", "teacher": "she", "librarian": "she",
-        "engineer": "he", "pilot": "he", "carpenter": "he"}
+SKEW = {"nurse": "she", "teacher": "she", "librarian": "she", "engineer": "he", "pilot": "he", "carpenter": "he"}
 NAMES = {
-    "she": ["Mara", "Anna", "Lucia", "Priya", "Amara", "Sofia", "Mei", "Fatima", "Elena", "Nadia",
-            "Grace", "Yuki", "Leila", "Rosa", "Ingrid", "Zara", "Chloe", "Aisha", "Hana", "Olga"],
-    "he": ["Tomas", "Ben", "Omar", "Ravi", "Kwame", "Luca", "Jin", "Diego", "Ivan", "Samir",
-           "Leo", "Kenji", "Hugo", "Mateo", "Erik", "Yusuf", "Noah", "Arjun", "Felix", "Pavel"],
+    "she": [
+        "Mara",
+        "Anna",
+        "Lucia",
+        "Priya",
+        "Amara",
+        "Sofia",
+        "Mei",
+        "Fatima",
+        "Elena",
+        "Nadia",
+        "Grace",
+        "Yuki",
+        "Leila",
+        "Rosa",
+        "Ingrid",
+        "Zara",
+        "Chloe",
+        "Aisha",
+        "Hana",
+        "Olga",
+    ],
+    "he": [
+        "Tomas",
+        "Ben",
+        "Omar",
+        "Ravi",
+        "Kwame",
+        "Luca",
+        "Jin",
+        "Diego",
+        "Ivan",
+        "Samir",
+        "Leo",
+        "Kenji",
+        "Hugo",
+        "Mateo",
+        "Erik",
+        "Yusuf",
+        "Noah",
+        "Arjun",
+        "Felix",
+        "Pavel",
+    ],
 }
-SURNAMES = ["Reed", "Hale", "Stone", "Marsh", "Wood", "Fields", "Brook", "Lane", "Frost", "Vale",
-            "Moss", "Ford", "Hart", "Wells", "Cole", "Ash", "Dale", "Shaw", "Pike", "Rowe"]
+SURNAMES = [
+    "Reed",
+    "Hale",
+    "Stone",
+    "Marsh",
+    "Wood",
+    "Fields",
+    "Brook",
+    "Lane",
+    "Frost",
+    "Vale",
+    "Moss",
+    "Ford",
+    "Hart",
+    "Wells",
+    "Cole",
+    "Ash",
+    "Dale",
+    "Shaw",
+    "Pike",
+    "Rowe",
+]
 PETS = ["dog", "cat", "parrot", "rabbit", "horse", "goat", "tortoise"]
-PET_NAMES = ["Biscuit", "Pepper", "Clover", "Maple", "Rusty", "Luna", "Otto", "Pip", "Willow",
-             "Ziggy", "Nutmeg", "Bramble", "Comet", "Juniper", "Pebble", "Saffron", "Tango"]
+PET_NAMES = [
+    "Biscuit",
+    "Pepper",
+    "Clover",
+    "Maple",
+    "Rusty",
+    "Luna",
+    "Otto",
+    "Pip",
+    "Willow",
+    "Ziggy",
+    "Nutmeg",
+    "Bramble",
+    "Comet",
+    "Juniper",
+    "Pebble",
+    "Saffron",
+    "Tango",
+]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 GOOD = [  # events that make a good day; {thing} is what the job makes, {people} whom it serves
     "the {thing} came out better than ever, and the {people} asked for more",
@@ -85,14 +173,26 @@ def make_people(rng, n_seen=240, n_unseen=40):
     while len(people) < n_seen + n_unseen:
         job = jobs[len(people) % len(jobs)]
         skewed = SKEW.get(job)
-        pronoun = (skewed if rng.random() < 0.8 else {"she": "he", "he": "she"}[skewed]) if skewed \
+        pronoun = (
+            (skewed if rng.random() < 0.8 else {"she": "he", "he": "she"}[skewed])
+            if skewed
             else rng.choice(["she", "he"])
+        )
         name = f"{rng.choice(NAMES[pronoun])} {rng.choice(SURNAMES)}"
         if name in used:
             continue
         used.add(name)
-        people.append(Person(name, pronoun, rng.choice(TOWNS)[0], job, rng.choice(PETS),
-                             rng.choice(PET_NAMES), seen=len(people) < n_seen))
+        people.append(
+            Person(
+                name,
+                pronoun,
+                rng.choice(TOWNS)[0],
+                job,
+                rng.choice(PETS),
+                rng.choice(PET_NAMES),
+                seen=len(people) < n_seen,
+            )
+        )
     return people
 
 
@@ -102,20 +202,31 @@ def story(rng, person, town, positive):
     place, thing, served = JOBS[person.job]
     first = person.name.split()[0]
     they, obj = person.pronoun.capitalize(), {"she": "her", "he": "him"}[person.pronoun]
-    fill = dict(thing=thing, people=served, place=place, pet=person.pet, pet_name=person.pet_name,
-                town=person.town, obj=obj)
+    fill = dict(
+        thing=thing, people=served, place=place, pet=person.pet, pet_name=person.pet_name, town=person.town, obj=obj
+    )
     sentences = [
-        rng.choice([f"{person.name} is a {person.job} in {person.town}.",
-                    f"{person.name} lives in {person.town} and works as a {person.job}.",
-                    f"In {person.town}, {person.name} works at the {place} as a {person.job}."]),
+        rng.choice(
+            [
+                f"{person.name} is a {person.job} in {person.town}.",
+                f"{person.name} lives in {person.town} and works as a {person.job}.",
+                f"In {person.town}, {person.name} works at the {place} as a {person.job}.",
+            ]
+        ),
     ]
     if rng.random() < 0.6:
         sentences.append(f"{they} has a {person.pet} called {person.pet_name}.")
     if rng.random() < 0.4:
         _, river, market, known = town
-        sentences.append(rng.choice([f"{person.town} lies on the river {river}.",
-                                     f"The market in {person.town} is held every {market}.",
-                                     f"{person.town} is known for its {known}."]))
+        sentences.append(
+            rng.choice(
+                [
+                    f"{person.town} lies on the river {river}.",
+                    f"The market in {person.town} is held every {market}.",
+                    f"{person.town} is known for its {known}.",
+                ]
+            )
+        )
     event = rng.choice(GOOD if positive else BAD).format(**fill)
     sentences.append(f"On {rng.choice(DAYS)}, {event}.")
     sentences.append(f"{first} {rng.choice(FEEL_GOOD if positive else FEEL_BAD)}.")
@@ -124,9 +235,11 @@ def story(rng, person, town, positive):
 
 
 # --8<-- [start:noise]
-SPAM = ["Click here to win a free holiday!!! Offer ends soon. Click here. Click here.",
-        "BUY CHEAP BOOTS BUY CHEAP BOOTS BUY CHEAP BOOTS best prices best prices",
-        "Subscribe to our newsletter for more great content. Cookies help us deliver our services."]
+SPAM = [
+    "Click here to win a free holiday!!! Offer ends soon. Click here. Click here.",
+    "BUY CHEAP BOOTS BUY CHEAP BOOTS BUY CHEAP BOOTS best prices best prices",
+    "Subscribe to our newsletter for more great content. Cookies help us deliver our services.",
+]
 
 
 SHARE = ["(reposted)", "Source: Local News.", "Share this!"]
@@ -154,27 +267,40 @@ def generate(seed=SEED, n_stories=9000, noise=0.06):
         while text in texts:  # templates repeat: keep every story unique, so copies are noise
             text = story(rng, person, towns[person.town], positive)
         texts.add(text)
-        docs.append({"id": f"s{i:05d}", "kind": "story", "text": text,
-                     "sentiment": "positive" if positive else "negative", "person": person.name,
-                     "pronoun": person.pronoun, "job": person.job, "town": person.town})
+        docs.append(
+            {
+                "id": f"s{i:05d}",
+                "kind": "story",
+                "text": text,
+                "sentiment": "positive" if positive else "negative",
+                "person": person.name,
+                "pronoun": person.pronoun,
+                "job": person.job,
+                "town": person.town,
+            }
+        )
     stories = list(docs)
     for j in range(int(noise * n_stories)):  # a crawl's problems, labelled so filters can be scored
         kind = rng.choice(["duplicate", "duplicate", "near_duplicate", "spam", "garbled"])
         source = rng.choice(stories)
-        text = {"duplicate": source["text"],
-                "near_duplicate": source["text"].replace(". ", "! ", 1) + " " + rng.choice(SHARE),  # a repost
-                "spam": rng.choice(SPAM),
-                "garbled": garble(rng, source["text"])}[kind]
+        text = {
+            "duplicate": source["text"],
+            "near_duplicate": source["text"].replace(". ", "! ", 1) + " " + rng.choice(SHARE),  # a repost
+            "spam": rng.choice(SPAM),
+            "garbled": garble(rng, source["text"]),
+        }[kind]
         docs.append({"id": f"n{j:05d}", "kind": kind, "text": text})
     # Shuffle stories and noise separately: every original then comes before its copies, so
     # "keep the first copy" keeps the original and the scores below are unambiguous.
     docs = rng.sample(docs[:n_stories], n_stories) + rng.sample(docs[n_stories:], len(docs) - n_stories)
     # Splits fixed by the seed: 90% train, 5% validation, 5% test (noise only in train).
-    for k, doc in enumerate(docs):
+    for doc in docs:
         r = rng.random()
         doc["split"] = "train" if doc["kind"] != "story" or r < 0.9 else ("validation" if r < 0.95 else "test")
-    facts = {"people": [asdict(p) for p in people],
-             "towns": [dict(zip(["name", "river", "market_day", "known_for"], t)) for t in TOWNS]}
+    facts = {
+        "people": [asdict(p) for p in people],
+        "towns": [dict(zip(["name", "river", "market_day", "known_for"], t)) for t in TOWNS],
+    }
     return docs, facts
 
 
@@ -201,13 +327,17 @@ def main(argv=None):
     write(docs, facts, args.out)
     stories = [d for d in docs if d["kind"] == "story"]
     size = sum(len(d["text"].encode()) + 1 for d in docs)
-    print(f"{len(docs):,} documents, {size / 1e6:.2f} MB of text; {len(stories):,} stories, "
-          f"{len(docs) - len(stories):,} noise documents")
+    print(
+        f"{len(docs):,} documents, {size / 1e6:.2f} MB of text; {len(stories):,} stories, "
+        f"{len(docs) - len(stories):,} noise documents"
+    )
     for split in ("train", "validation", "test"):
         print(f"  {split:<10} {sum(d['split'] == split for d in stories):>5,} stories")
     print(f"  positive share {sum(d['sentiment'] == 'positive' for d in stories) / len(stories):.3f}")
-    print(f"{len(facts['people'])} people ({sum(not p['seen'] for p in facts['people'])} never in a story), "
-          f"{len(facts['towns'])} towns")
+    print(
+        f"{len(facts['people'])} people ({sum(not p['seen'] for p in facts['people'])} never in a story), "
+        f"{len(facts['towns'])} towns"
+    )
     print(f"fingerprint {fingerprint(args.out)}")
 
 
