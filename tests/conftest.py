@@ -25,6 +25,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATED = REPO / "docs" / "generated"
+# Time budgets are set for the 2-core machine that runs CI. Runners with other CPUs (the GPU
+# workflow's) scale them with GUIDE_TIME_SCALE instead of editing the tests.
+TIME_SCALE = float(os.environ.get("GUIDE_TIME_SCALE", "1"))
 
 
 @dataclass
@@ -126,9 +129,12 @@ def outputs_differ(page: str, fresh: str, rel_tol: float = 0.05, abs_tol: float 
 
 @pytest.fixture(scope="session")
 def page_output():
-    """check(name, text): the page's copy docs/generated/<name>.txt must match ``text``."""
+    """check(name, text): the page's copy docs/generated/<name>.txt must match ``text``.
+    ``always=True`` compares even under GUIDE_COMPARE_OUTPUTS=0 (the GPU tables)."""
 
-    def check(name: str, text: str):
+    def check(name: str, text: str, always: bool = False):
+        if not always and os.environ.get("GUIDE_COMPARE_OUTPUTS", "1") == "0":
+            pytest.skip("GUIDE_COMPARE_OUTPUTS=0: the pages show the CPU workflow's runs, which that workflow checks")
         path = GENERATED / f"{name}.txt"
         if os.environ.get("GUIDE_UPDATE_OUTPUTS") == "1":
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, TIME_SCALE
 from step1_basics.first_taste import CORPUS
 from step3_pretraining.pretrain import learning_rate, make_model, token_blocks, train_tokenizer
 from step3_pretraining.world import JOBS
@@ -21,7 +21,8 @@ def log(guide_model):
 def test_perplexity_falls_at_least_tenfold_within_30_seconds(log):
     ratio = math.exp(log["untrained_val_loss"] - log["final_val_loss"])
     assert ratio >= 10, f"perplexity fell only {ratio:.1f}x"
-    assert log["seconds"] <= 30, f"pre-training took {log['seconds']:.1f} s (budget 30 s)"
+    budget = 30 * TIME_SCALE
+    assert log["seconds"] <= budget, f"pre-training took {log['seconds']:.1f} s (budget {budget:.0f} s)"
     val = [h["val_loss"] for h in log["history"]]
     assert val[-1] < val[0] and min(val) == pytest.approx(val[-1], abs=0.05)  # still improving
 
@@ -176,7 +177,7 @@ def test_page_prose_matches_the_run(log):
     assert "at about 1,000 tokens" in page and abs(log["vocab_size"] - 1000) < 100
     assert "310,000-token training split" in page and round(log["train_tokens"], -4) == 310_000
     assert "200 steps of 16 blocks see about 400,000" in page and log["steps"] * 16 * 128 == 409_600
-    assert "takes about 20 seconds" in page and 10 < log["seconds"] < 30
+    assert "takes about 20 seconds" in page and 10 < log["seconds"] < 30 * TIME_SCALE
     assert "to between 2 and 3" in page and 2 < math.exp(log["final_val_loss"]) < 3
     assert "about 6% web-like noise" in card and 0.055 < 540 / len(docs) < 0.065
 

@@ -29,14 +29,21 @@ from step3_pretraining.pretrain import (
 
 
 # --8<-- [start:setup]
-def setup():
+def setup(device_type="cpu"):
     """torchrun and accelerate launch both start one process per worker and tell each its
-    RANK, WORLD_SIZE and LOCAL_RANK through the environment; init_process_group reads them."""
+    RANK, WORLD_SIZE and LOCAL_RANK through the environment; init_process_group reads them.
+    GPUs talk through NCCL, one GPU per process; CPUs through gloo."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device_type == "cuda" and world > torch.cuda.device_count():
+        raise SystemExit(
+            f"error: {world} processes need {world} GPUs (one each) and this machine has "
+            f"{torch.cuda.device_count()}. Use --device cpu (gloo), or fewer processes."
+        )
     if world > 1:
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
     rank = dist.get_rank() if world > 1 else 0
-    device = torch.device(f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if torch.cuda.is_available() else "cpu")
+    device = torch.device(f"cuda:{local_rank}" if device_type == "cuda" else device_type)
     return rank, world, device
     # --8<-- [end:setup]
 
@@ -70,12 +77,16 @@ def checksum(model):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--device", help="cpu or cuda (default: the best available)")
     parser.add_argument("--out", help="folder for ddp.json (rank 0 writes it)")
     args = parser.parse_args(argv)
 
-    from guide import write_metrics
+    from guide import pick_device, write_metrics
 
-    rank, world, device = setup()
+    device_type = pick_device(args.device).type
+    if device_type not in ("cpu", "cuda"):
+        parser.error(f"data parallelism here runs on cpu or cuda, not {device_type}; pass --device cpu")
+    rank, world, device = setup(device_type)
     torch.set_num_threads(1)  # one core per process on a 2-core machine
     torch.manual_seed(0)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
     texts = read_corpus()  # the cleaned small-world corpus, split into train and validation
