@@ -201,3 +201,30 @@ def test_pretraining_on_cuda_with_bf16_autocast(tmp_path, example):
     print(
         f"CUDA pre-training: {log['seconds']:.1f} s, val loss {log['untrained_val_loss']:.2f} -> {log['final_val_loss']:.2f}"
     )
+
+
+def test_training_loop_writes_loadable_checkpoints(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from step3_pretraining.pretrain import train
+
+    tokenizer = train_tokenizer([CORPUS.read_text()] * 3, vocab_size=300)
+    blocks = token_blocks(tokenizer, [CORPUS.read_text()] * 4, block_size=32)
+    model = make_model(tokenizer, width=32, layers=1, heads=2, context=32)
+    history = train(
+        model,
+        blocks,
+        blocks[:4],
+        torch.device("cpu"),
+        steps=4,
+        batch_size=4,
+        warmup_steps=1,
+        eval_every=2,
+        checkpoint_every=2,
+        checkpoint_dir=tmp_path,
+        progress=False,
+    )
+    assert [h["step"] for h in history] == [2, 4]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-2", "step-4"]
+    final = AutoModelForCausalLM.from_pretrained(tmp_path / "step-4")
+    assert all(torch.equal(a, b) for a, b in zip(final.state_dict().values(), model.state_dict().values()))
