@@ -1,0 +1,135 @@
+"""Fine-tune the guide's model to classify a story's sentiment: full fine-tuning vs LoRA.
+
+Run it: ``python snippets/step4_finetuning/classify.py`` (``--model NAME_OR_PATH`` for another
+model, ``--out DIR`` saves classify.json). One run trains both ways with Trainer and prints the
+table the Step 4 page shows: trainable parameters, accuracy, time and size on disk.
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "world" / "documents.jsonl"
+
+
+# --8<-- [start:data]
+def sentiment_data(tokenizer, n_train=1000, n_test=400):
+    """(story without its last sentence, label) pairs. The last sentence says how the person
+    felt, which would give the answer away; without it the model must read the day's event."""
+    stories = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+    stories = [s for s in stories if s["kind"] == "story"]
+
+    def examples(split, n):
+        rows = [s for s in stories if s["split"] == split][:n]
+        texts = [s["text"].rsplit(". ", 1)[0] + "." for s in rows]
+        enc = tokenizer(texts, truncation=True, max_length=96)
+        return [
+            {"input_ids": ids, "attention_mask": mask, "labels": int(s["sentiment"] == "positive")}
+            for ids, mask, s in zip(enc["input_ids"], enc["attention_mask"], rows, strict=True)
+        ]
+
+    return examples("train", n_train), examples("test", n_test)
+    # --8<-- [end:data]
+
+
+def load_classifier(name_or_path):
+    """The pre-trained language model with a fresh 2-way classification head ("score")."""
+    from transformers import AutoModelForSequenceClassification
+
+    from guide.model import guide_model_dir, load_causal_lm
+
+    tokenizer, _ = load_causal_lm(name_or_path)  # builds the guide's model if it is missing
+    source = name_or_path or guide_model_dir()
+    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=2)
+    model.config.pad_token_id = tokenizer.pad_token_id  # GPT-2 finds each row's last real token by it
+    return tokenizer, model
+
+
+# --8<-- [start:lora]
+def with_lora(model, r=8, alpha=16):
+    """Freeze the model; add rank-r updates to every attention projection (GPT-2's c_attn) and
+    train the new classification head in full (it starts from random)."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    config = LoraConfig(
+        task_type=TaskType.SEQ_CLS, r=r, lora_alpha=alpha, lora_dropout=0.0,
+        target_modules=["c_attn"], modules_to_save=["score"], fan_in_fan_out=True,  # GPT-2 stores W transposed
+    )  # fmt: skip
+    return get_peft_model(model, config)
+    # --8<-- [end:lora]
+
+
+# --8<-- [start:train]
+def fine_tune(model, tokenizer, train, test, lr, epochs=2, seed=0):
+    import tempfile
+
+    import numpy as np
+    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
+
+    args = TrainingArguments(
+        output_dir=tempfile.mkdtemp(), num_train_epochs=epochs, per_device_train_batch_size=16,
+        learning_rate=lr, warmup_steps=10, weight_decay=0.0, lr_scheduler_type="linear",
+        eval_strategy="no", save_strategy="no", report_to=[], seed=seed, disable_tqdm=True,
+        dataloader_pin_memory=False,
+    )  # fmt: skip
+    trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=DataCollatorWithPadding(tokenizer))
+    trainer.remove_callback(PrinterCallback)
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    predictions = trainer.predict(test)
+    accuracy = float((np.argmax(predictions.predictions, -1) == predictions.label_ids).mean())
+    return accuracy, seconds
+    # --8<-- [end:train]
+
+
+def folder_size(path):
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser.add_argument("--out", help="folder for classify.json (the tests read it)")
+    args = parser.parse_args(argv)
+
+    import tempfile
+
+    from transformers.utils import logging
+
+    from guide import seed_everything, write_metrics
+
+    logging.set_verbosity_error()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    rows = {}
+    for method in ("full fine-tuning", "LoRA r=8"):
+        seed_everything(0)
+        tokenizer, model = load_classifier(args.model)
+        train, test = sentiment_data(tokenizer)
+        if method.startswith("LoRA"):
+            model = with_lora(model)
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in model.parameters())
+        # LoRA wants a larger learning rate: it trains few, freshly initialised parameters
+        accuracy, seconds = fine_tune(model, tokenizer, train, test, lr=2e-3 if method.startswith("LoRA") else 5e-4)
+        with tempfile.TemporaryDirectory() as folder:
+            model.save_pretrained(folder)  # the whole model, or only the adapter and head for LoRA
+            on_disk = folder_size(folder)
+        rows[method] = {"trainable": trainable, "total": total, "accuracy": accuracy, "seconds": seconds,
+                        "checkpoint_bytes": on_disk}  # fmt: skip
+
+    majority = max(sum(ex["labels"] for ex in test), len(test) - sum(ex["labels"] for ex in test)) / len(test)
+    print(f"sentiment of {len(test)} held-out stories (majority class: {majority:.1%})")
+    print("| method | trainable parameters | share | accuracy | training time | checkpoint on disk |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for method, r in rows.items():
+        print(f"| {method} | {r['trainable']:,} | {r['trainable'] / r['total']:.2%} | {r['accuracy']:.1%} "
+              f"| {r['seconds']:.1f} s | {r['checkpoint_bytes'] / 1e6:.2f} MB |")  # fmt: skip
+    write_metrics(args.out, "classify", {"majority": majority, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
