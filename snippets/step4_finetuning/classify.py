@@ -63,7 +63,7 @@ def with_lora(model, r=8, alpha=16):
 
 
 # --8<-- [start:train]
-def fine_tune(model, tokenizer, train, test, lr, epochs=2, seed=0):
+def fine_tune(model, tokenizer, train, test, lr, epochs=2, seed=0, device_type="cpu"):
     import tempfile
 
     import numpy as np
@@ -73,7 +73,7 @@ def fine_tune(model, tokenizer, train, test, lr, epochs=2, seed=0):
         output_dir=tempfile.mkdtemp(), num_train_epochs=epochs, per_device_train_batch_size=16,
         learning_rate=lr, warmup_steps=10, weight_decay=0.0, lr_scheduler_type="linear",
         eval_strategy="no", save_strategy="no", report_to=[], seed=seed, disable_tqdm=True,
-        dataloader_pin_memory=False,
+        dataloader_pin_memory=False, use_cpu=device_type == "cpu",
     )  # fmt: skip
     trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=DataCollatorWithPadding(tokenizer))
     trainer.remove_callback(PrinterCallback)
@@ -93,6 +93,7 @@ def folder_size(path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser.add_argument("--device", help="cpu or cuda (default: the best available)")
     parser.add_argument("--out", help="folder for classify.json (the tests read it)")
     args = parser.parse_args(argv)
 
@@ -100,8 +101,12 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, write_metrics
+    from guide import pick_device, seed_everything, write_metrics
 
+    device = pick_device(args.device)
+    if device.type not in ("cpu", "cuda"):
+        parser.error(f"this example runs on cpu or cuda, not {device.type}; pass --device cpu")
+    print(f"device: {device.type}")
     logging.set_verbosity_error()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     rows = {}
@@ -113,21 +118,32 @@ def main(argv=None):
             model = with_lora(model)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in model.parameters())
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
         # LoRA wants a larger learning rate: it trains few, freshly initialised parameters
-        accuracy, seconds = fine_tune(model, tokenizer, train, test, lr=2e-3 if method.startswith("LoRA") else 5e-4)
+        lr = 2e-3 if method.startswith("LoRA") else 5e-4
+        accuracy, seconds = fine_tune(model, tokenizer, train, test, lr=lr, device_type=device.type)
+        peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
         with tempfile.TemporaryDirectory() as folder:
             model.save_pretrained(folder)  # the whole model, or only the adapter and head for LoRA
             on_disk = folder_size(folder)
         rows[method] = {"trainable": trainable, "total": total, "accuracy": accuracy, "seconds": seconds,
-                        "checkpoint_bytes": on_disk}  # fmt: skip
+                        "checkpoint_bytes": on_disk, "peak_gpu_bytes": peak,
+                        "weights_bytes": sum(p.numel() * p.element_size() for p in model.parameters())}  # fmt: skip
+        model.cpu()
+        del model
 
     majority = max(sum(ex["labels"] for ex in test), len(test) - sum(ex["labels"] for ex in test)) / len(test)
     print(f"sentiment of {len(test)} held-out stories (majority class: {majority:.1%})")
-    print("| method | trainable parameters | share | accuracy | training time | checkpoint on disk |")
-    print("|---|---:|---:|---:|---:|---:|")
+    gpu = device.type == "cuda"
+    print("| method | trainable parameters | share | accuracy | training time | weights in memory "
+          f"| checkpoint on disk |{' peak GPU memory |' if gpu else ''}")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if gpu else ""))
     for method, r in rows.items():
         print(f"| {method} | {r['trainable']:,} | {r['trainable'] / r['total']:.2%} | {r['accuracy']:.1%} "
-              f"| {r['seconds']:.1f} s | {r['checkpoint_bytes'] / 1e6:.2f} MB |")  # fmt: skip
+              f"| {r['seconds']:.1f} s | {r['weights_bytes'] / 1e6:.2f} MB | {r['checkpoint_bytes'] / 1e6:.2f} MB |"
+              + (f" {r['peak_gpu_bytes'] / 2**20:.1f} MiB |" if gpu else ""))  # fmt: skip
     write_metrics(args.out, "classify", {"majority": majority, "rows": rows})
 
 

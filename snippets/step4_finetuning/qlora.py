@@ -1,0 +1,106 @@
+"""QLoRA: LoRA on top of a model whose frozen weights are stored in 4 bits (NF4).
+
+Run it: ``python snippets/step4_finetuning/qlora.py`` (``--model NAME_OR_PATH``, ``--out DIR``
+saves qlora.json). It loads the guide's model with bitsandbytes' 4-bit NF4 and double
+quantisation, trains LoRA adapters on the sentiment task, and reports accuracy and how much
+memory the quantised layers take. Runs on a CPU (bitsandbytes >= 0.49) and on CUDA GPUs.
+"""
+
+import argparse
+import time
+
+import torch
+
+from step4_finetuning.classify import fine_tune, sentiment_data, with_lora
+
+
+# --8<-- [start:load]
+def load_4bit_classifier(name_or_path, device):
+    """The classifier with every linear layer quantised to 4-bit NormalFloat (Dettmers et al.,
+    2023): weights are stored as 4-bit codes plus one scale per block of 64, and the scales
+    themselves are quantised again ("double quantisation"). Computation happens in
+    bnb_4bit_compute_dtype after the weights are dequantised on the fly."""
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForSequenceClassification, BitsAndBytesConfig
+
+    from guide.model import guide_model_dir, load_causal_lm
+
+    tokenizer, _ = load_causal_lm(name_or_path)
+    quantization = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16 if device.type == "cuda" else torch.float32,
+    )
+    model = AutoModelForSequenceClassification.from_pretrained(
+        name_or_path or guide_model_dir(), num_labels=2, quantization_config=quantization,
+        device_map={"": device.index or 0} if device.type == "cuda" else {"": "cpu"},
+    )  # fmt: skip
+    model.config.pad_token_id = tokenizer.pad_token_id
+    # Casts layer norms to fp32 and enables input gradients, so LoRA can train on a frozen 4-bit model.
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    return tokenizer, model
+    # --8<-- [end:load]
+
+
+# --8<-- [start:footprint]
+def four_bit_footprint(model):
+    """Bytes of the 4-bit layers as stored (packed codes + quantisation state) and as fp32."""
+    import bitsandbytes as bnb
+
+    stored = fp32 = 0
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            weight = module.weight
+            stored += weight.numel() * weight.element_size()  # two 4-bit codes per byte
+            state = weight.quant_state
+            stored += state.absmax.numel() * state.absmax.element_size()
+            if state.state2 is not None:  # double quantisation: the scales' own scales
+                stored += state.state2.absmax.numel() * state.state2.absmax.element_size()
+            fp32 += 4 * state.shape.numel()
+    return stored, fp32
+    # --8<-- [end:footprint]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser.add_argument("--device", help="cpu or cuda (default: the best available)")
+    parser.add_argument("--out", help="folder for qlora.json (the tests read it)")
+    args = parser.parse_args(argv)
+
+    from transformers.utils import logging
+
+    from guide import pick_device, seed_everything, write_metrics
+
+    logging.set_verbosity_error()
+    device = pick_device(args.device)
+    if device.type not in ("cpu", "cuda"):
+        parser.error(f"bitsandbytes 4-bit runs on cpu or cuda, not {device.type}; pass --device cpu")
+    seed_everything(0)
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    tokenizer, model = load_4bit_classifier(args.model, device)
+    stored, fp32 = four_bit_footprint(model)
+    model = with_lora(model)
+    train, test = sentiment_data(tokenizer)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    # Pitfall: train before any inference under torch.no_grad(); see the Step 4 page.
+    accuracy, seconds = fine_tune(model, tokenizer, train, test, lr=2e-3, device_type=device.type)
+    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
+
+    print(f"device: {device.type}; 4-bit NF4 with double quantisation")
+    print(f"quantised layers: {stored / 1e3:,.1f} kB stored vs {fp32 / 1e3:,.1f} kB in fp32 ({stored / fp32:.1%})")
+    print(f"LoRA on the 4-bit model: {trainable:,} trainable parameters, accuracy {accuracy:.1%}, "
+          f"training {seconds:.1f} s (total {time.perf_counter() - start:.1f} s)")  # fmt: skip
+    if peak is not None:
+        print(f"peak GPU memory: {peak / 2**20:.1f} MiB")
+    write_metrics(args.out, "qlora", {"device": device.type, "stored_bytes": stored, "fp32_bytes": fp32,
+                                      "trainable": trainable, "accuracy": accuracy, "seconds": seconds,
+                                      "peak_gpu_bytes": peak})  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
