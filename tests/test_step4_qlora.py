@@ -45,7 +45,9 @@ def test_pitfall_inference_under_no_grad_before_training_breaks_training(guide_m
 
 
 @pytest.mark.gpu
-def test_peak_gpu_memory_full_vs_lora_vs_qlora(example, tmp_path):
+def test_peak_gpu_memory_full_vs_lora_vs_qlora(example, tmp_path, page_output):
+    from step4_finetuning.qlora import gpu_memory_table
+
     example("step4_finetuning/classify.py", "--device", "cuda", "--out", str(tmp_path), cwd=tmp_path, timeout=300)
     example("step4_finetuning/qlora.py", "--device", "cuda", "--out", str(tmp_path), cwd=tmp_path, timeout=300)
     rows = json.loads((tmp_path / "classify.json").read_text())["rows"]
@@ -55,3 +57,4 @@ def test_peak_gpu_memory_full_vs_lora_vs_qlora(example, tmp_path):
     print("peak GPU MiB:", {k: round(v / 2**20, 1) for k, v in peaks.items()})
     assert qlora["accuracy"] >= 0.95 and all(v > 0 for v in peaks.values())
     assert peaks["lora"] < peaks["full"]
+    page_output("step4_gpu_memory", gpu_memory_table(rows, qlora), always=True)

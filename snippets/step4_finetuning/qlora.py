@@ -62,6 +62,16 @@ def four_bit_footprint(model):
     # --8<-- [end:footprint]
 
 
+def gpu_memory_table(classify_rows, qlora_result):
+    """The page's GPU table, from classify.json's rows and qlora.json (both run with --device cuda)."""
+    peaks = [("full fine-tuning", classify_rows["full fine-tuning"]["peak_gpu_bytes"]),
+             ("LoRA r=8", classify_rows["LoRA r=8"]["peak_gpu_bytes"]),
+             ("QLoRA (NF4) r=8", qlora_result["peak_gpu_bytes"])]  # fmt: skip
+    lines = ["| method | peak GPU memory while training |", "|---|---:|"]
+    lines += [f"| {name} | {peak / 2**20:.1f} MiB |" for name, peak in peaks]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
