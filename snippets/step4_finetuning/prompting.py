@@ -1,0 +1,165 @@
+"""Hard prompts, in-context learning, prompt tuning and prefix tuning, on the same task.
+
+Run it: ``python snippets/step4_finetuning/prompting.py`` (``--model NAME_OR_PATH``, ``--out DIR``
+saves prompting.json). The model answers by choosing the more likely of two endings, so every
+method is scored the same way; the trained methods learn only a few thousand parameters.
+"""
+
+import argparse
+import json
+import time
+
+# --8<-- [start:imports]
+import torch
+
+from step4_finetuning.classify import DATA
+
+# Answer words the model has read in its training stories ("Mara was happy", "Omar was upset"):
+# words made of unfamiliar byte pieces would take far longer to learn.
+LABELS = {"positive": " happy", "negative": " upset"}
+# --8<-- [end:imports]
+
+
+def stories(split, n):
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+    rows = [r for r in rows if r["kind"] == "story" and r["split"] == split][:n]
+    return [(r["text"].rsplit(". ", 1)[0] + ".", r["sentiment"], r["person"].split()[0]) for r in rows]
+
+
+# --8<-- [start:score]
+@torch.no_grad()
+def log_prob(model, tokenizer, prefix, ending):
+    """log p(ending | prefix): the sum of the ending's token log-probabilities."""
+    a, b = tokenizer(prefix)["input_ids"], tokenizer(ending)["input_ids"]
+    room = model.config.n_positions - len(b) - 16  # the context window; 16 spare for virtual tokens
+    a = a[-room:]  # a long few-shot prompt loses its oldest tokens first
+    ids = torch.tensor([a + b], device=model.device)
+    logp = model(input_ids=ids).logits.log_softmax(-1)[0]
+    shift = logp.shape[0] - ids.shape[1]  # prompt tuning returns logits for its virtual tokens too
+    return sum(logp[shift + len(a) - 1 + i, t].item() for i, t in enumerate(b))
+
+
+def accuracy(model, tokenizer, test, endings):
+    """Pick the label whose ending the model finds more likely. ``endings(first_name)`` gives
+    the two candidate endings for a story, positive first."""
+    model.eval()
+    right = 0
+    for prefix, label, first in test:
+        good, bad = endings(prefix, first)
+        guess = "positive" if log_prob(model, tokenizer, *good) > log_prob(model, tokenizer, *bad) else "negative"
+        right += guess == label
+    return right / len(test)
+    # --8<-- [end:score]
+
+
+# --8<-- [start:hard]
+def in_the_models_words(prefix, first):
+    """A hard prompt phrased the way the training stories end: "<Name> was happy." """
+    return (prefix, f" {first} was happy."), (prefix, f" {first} was upset.")
+
+
+def as_a_question(prefix, first):
+    """The same question in a format the model never saw: "Sentiment: positive"."""
+    return (f"{prefix}\nSentiment:", LABELS["positive"]), (f"{prefix}\nSentiment:", LABELS["negative"])
+
+
+def few_shot(examples):
+    """In-context learning: labelled examples in the prompt, no weights change."""
+    shots = "".join(f"{text}\nSentiment:{LABELS[label]}\n\n" for text, label, _ in examples)
+    return lambda prefix, first: as_a_question(shots + prefix, first)
+    # --8<-- [end:hard]
+
+
+# --8<-- [start:soft]
+def soft_prompt_model(model, method, n_virtual=8):
+    """Prompt tuning learns n_virtual input embeddings placed before the text (Lester et al.,
+    2021); prefix tuning learns keys and values fed to every layer's attention (Li and Liang,
+    2021). The model itself stays frozen."""
+    from peft import PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
+
+    config = {"prompt tuning": PromptTuningConfig, "prefix tuning": PrefixTuningConfig}[method]
+    return get_peft_model(model, config(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=n_virtual))
+
+
+def label_only_batch(tokenizer, examples):
+    """Question + answer as one sequence, with the loss on the answer tokens only: labels of
+    the question's tokens are -100, so the model is not trained to write stories."""
+    batch = []
+    for text, label, _ in examples:
+        q, a = tokenizer(f"{text}\nSentiment:")["input_ids"], tokenizer(LABELS[label])["input_ids"]
+        batch.append((q + a, [-100] * len(q) + a))
+    width = max(len(ids) for ids, _ in batch)
+    pad = tokenizer.pad_token_id
+    return {
+        "input_ids": torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch]),
+        "attention_mask": torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in batch]),
+        "labels": torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch]),
+    }
+
+
+def train_soft(model, tokenizer, train, steps=60, lr=3e-2, batch_size=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        idx = torch.randint(len(train), (batch_size,), generator=g).tolist()
+        loss = model(**label_only_batch(tokenizer, [train[i] for i in idx])).loss
+        loss.backward()
+        losses.append(loss.item())
+        optimizer.step()
+        optimizer.zero_grad()
+    model.losses = (sum(losses[:5]) / 5, sum(losses[-5:]) / 5)  # first and last training losses
+    return model.eval()
+    # --8<-- [end:soft]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser.add_argument("--out", help="folder for prompting.json (the tests read it)")
+    args = parser.parse_args(argv)
+
+    from transformers.utils import logging
+
+    from guide import seed_everything, write_metrics
+    from guide.model import load_causal_lm
+
+    logging.set_verbosity_error()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    seed_everything(0)
+    train, test = stories("train", 600), stories("test", 200)
+    tokenizer, model = load_causal_lm(args.model)
+    total = sum(p.numel() for p in model.parameters())
+    rows = {}
+
+    def record(name, trainable, endings, start):
+        rows[name] = {"trainable": trainable, "accuracy": accuracy(model_in_use, tokenizer, test, endings),
+                      "seconds": time.perf_counter() - start}  # fmt: skip
+
+    model_in_use = model
+    for name, endings in [("hard prompt, the model's own words (zero-shot)", in_the_models_words),
+                          ("hard prompt, as a question (zero-shot)", as_a_question),
+                          ("in-context, 2 examples (few-shot)", few_shot(train[:2]))]:  # fmt: skip
+        record(name, 0, endings, time.perf_counter())
+    for method in ("prompt tuning", "prefix tuning"):
+        seed_everything(0)
+        tokenizer, base = load_causal_lm(args.model)
+        start = time.perf_counter()
+        model_in_use = train_soft(soft_prompt_model(base, method), tokenizer, train)
+        trainable = sum(p.numel() for p in model_in_use.parameters() if p.requires_grad)
+        record(f"{method}, 8 virtual tokens", trainable, as_a_question, start)
+        rows[f"{method}, 8 virtual tokens"]["loss"] = model_in_use.losses
+
+    print(f"{len(test)} held-out stories; every method picks the more likely of two endings")
+    print("| method | trainable parameters | share | training loss, first → last | accuracy | time |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        loss = f"{r['loss'][0]:.2f} → {r['loss'][1]:.2f}" if "loss" in r else "–"
+        print(f"| {name} | {r['trainable']:,} | {r['trainable'] / total:.2%} | {loss} | {r['accuracy']:.1%} "
+              f"| {r['seconds']:.1f} s |")  # fmt: skip
+    write_metrics(args.out, "prompting", {"total": total, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
