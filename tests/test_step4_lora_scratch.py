@@ -2,8 +2,9 @@
 
 import pytest
 import torch
-from step4_finetuning.lora_scratch import LoRALinear, compare_with_peft
 from torch import nn
+
+from step4_finetuning.lora_scratch import LoRALinear, compare_with_peft
 
 
 @pytest.mark.parametrize("r", [1, 4, 8])

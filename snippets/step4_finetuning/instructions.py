@@ -1,0 +1,143 @@
+"""Supervised fine-tuning for instructions: a chat template, and loss on the answers only.
+
+Run it: ``python snippets/step4_finetuning/instructions.py`` (``--model NAME_OR_PATH``, ``--out
+DIR`` saves instructions.json). The guide's model can continue stories; here it learns to
+follow an instruction about a story in its prompt, and is tested on stories it never saw.
+"""
+
+import argparse
+import json
+import time
+
+import torch
+
+# --8<-- [start:template]
+# A chat template turns a list of messages into the exact text the model is trained on. Real
+# chat models ship theirs in tokenizer_config.json; the guide's model gets a minimal one.
+CHAT_TEMPLATE = (
+    "{% for m in messages %}"
+    "{% if m['role'] == 'user' %}<|user|> {{ m['content'] }}\n"
+    "{% else %}<|assistant|> {{ m['content'] }}{{ eos_token }}\n{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+# --8<-- [end:template]
+
+
+def qa_pairs(n_train=600, n_test=50):
+    """Instructions about a story given in the prompt: what is the person's job, where do they
+    live, was it a good day. The answers are in the story (or its events), so the model must
+    read the context it is given; the test stories are held out."""
+    from step4_finetuning.classify import DATA
+
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+    rows = [r for r in rows if r["kind"] == "story"]
+
+    def pairs(split, n):
+        out = []
+        for r in [r for r in rows if r["split"] == split][:n]:
+            story, first = r["text"].rsplit(". ", 1)[0] + ".", r["person"].split()[0]
+            out += [(story, f"{story}\nWhat is {first}'s job?", r["job"]),
+                    (story, f"{story}\nWhere does {first} live?", r["town"]),
+                    (story, f"{story}\nWas it a good day for {first}?", "yes" if r["sentiment"] == "positive" else "no")]  # fmt: skip
+        return out
+
+    return pairs("train", n_train), pairs("test", n_test)
+
+
+# --8<-- [start:masking]
+def sft_example(tokenizer, question, answer):
+    """Token ids of the whole conversation, and labels that are -100 (ignored by the loss) on
+    the prompt, so the model learns to produce answers, not to predict questions."""
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                           add_generation_prompt=True)  # fmt: skip
+    full = tokenizer.apply_chat_template([{"role": "user", "content": question},
+                                          {"role": "assistant", "content": answer}], tokenize=False)  # fmt: skip
+    prompt_ids = tokenizer(prompt)["input_ids"]
+    ids = tokenizer(full.rstrip("\n"))["input_ids"]
+    assert ids[: len(prompt_ids)] == prompt_ids, "the prompt must be a prefix of the conversation"
+    return {"input_ids": ids, "labels": [-100] * len(prompt_ids) + ids[len(prompt_ids) :]}
+    # --8<-- [end:masking]
+
+
+def collate(tokenizer, examples):
+    width = max(len(e["input_ids"]) for e in examples)
+    pad = tokenizer.pad_token_id
+    return {
+        "input_ids": torch.tensor([e["input_ids"] + [pad] * (width - len(e["input_ids"])) for e in examples]),
+        "attention_mask": torch.tensor([[1] * len(e["input_ids"]) + [0] * (width - len(e["input_ids"])) for e in examples]),
+        "labels": torch.tensor([e["labels"] + [-100] * (width - len(e["labels"])) for e in examples]),
+    }  # fmt: skip
+
+
+KINDS = {"job?": "job", "live?": "town", "day for": "good day?"}
+
+
+@torch.no_grad()
+def exact_match(model, tokenizer, pairs):
+    """Greedy answers, compared with the expected answer word for word, per kind of question."""
+    model.eval()
+    right, count = dict.fromkeys(KINDS.values(), 0), dict.fromkeys(KINDS.values(), 0)
+    for _, question, answer in pairs:
+        kind = next(v for k, v in KINDS.items() if k in question)
+        count[kind] += 1
+        prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                               add_generation_prompt=True)  # fmt: skip
+        ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+        out = model.generate(ids, max_new_tokens=6, do_sample=False, eos_token_id=tokenizer.eos_token_id,
+                             pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+        right[kind] += tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip() == answer
+    return {kind: right[kind] / count[kind] for kind in right} | {"all": sum(right.values()) / len(pairs)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--out", help="folder for instructions.json (the tests read it)")
+    args = parser.parse_args(argv)
+    if args.steps < 1:
+        parser.error("--steps must be at least 1")
+
+    from transformers.utils import logging
+
+    from guide import seed_everything, write_metrics
+    from guide.model import load_causal_lm
+
+    logging.set_verbosity_error()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    seed_everything(0)
+    tokenizer, model = load_causal_lm(args.model)
+    tokenizer.chat_template = tokenizer.chat_template or CHAT_TEMPLATE
+    train, test = qa_pairs()
+    before = exact_match(model, tokenizer, test)
+
+    examples = [sft_example(tokenizer, q, a) for _, q, a in train]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+    g = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
+    model.train()
+    for _ in range(args.steps):  # full fine-tuning, a plain loop: the masking is the lesson here
+        batch = collate(tokenizer, [examples[i] for i in torch.randint(len(examples), (16,), generator=g).tolist()])
+        model(**batch).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    seconds = time.perf_counter() - start
+    after = exact_match(model, tokenizer, test)
+
+    q = test[0][1]  # the first test instruction
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+    ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+    reply = tokenizer.decode(model.generate(ids, max_new_tokens=6, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                                            eos_token_id=tokenizer.eos_token_id)[0, ids.shape[1]:], skip_special_tokens=True)  # fmt: skip
+    print(f"{len(train)} training instructions, {len(test)} test instructions about held-out stories")
+    print(f"exact match on the test instructions, {args.steps} steps of fine-tuning ({seconds:.1f} s):")
+    for kind in after:
+        print(f"  {kind:<10} {before[kind]:>6.1%} before  {after[kind]:>6.1%} after")
+    print(f"example: {prompt!r} -> {reply.strip()!r} (expected {test[0][2]!r})")
+    write_metrics(args.out, "instructions", {"before": before, "after": after, "train": len(train),
+                                             "test": len(test), "seconds": seconds})  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Step 4: supervised fine-tuning teaches the model to follow instructions about a story."""
+
+import pytest
+
+from conftest import TIME_SCALE
+from step4_finetuning.instructions import CHAT_TEMPLATE, sft_example
+
+
+@pytest.fixture(scope="module")
+def run(run_snippet, guide_model):
+    return run_snippet("step4_finetuning/instructions.py", timeout=240)
+
+
+def test_before_fine_tuning_the_model_cannot_follow_the_format(run):
+    assert run.metrics("instructions")["before"]["all"] == 0
+
+
+def test_after_fine_tuning_it_answers_held_out_instructions(run):
+    after = run.metrics("instructions")["after"]
+    assert after["good day?"] >= 0.9  # judging the day: learned well
+    assert after["job"] >= 0.25 and after["all"] >= 0.35  # copying a word from the story: partly
+    assert run.seconds < 30 * TIME_SCALE
+
+
+def test_loss_mask_covers_exactly_the_prompt(guide_model):
+    from guide.model import load_causal_lm
+
+    tokenizer, _ = load_causal_lm()
+    tokenizer.chat_template = CHAT_TEMPLATE
+    example = sft_example(tokenizer, "Was it a good day for Mara?", "yes")
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Was it a good day for Mara?"}],
+                                           tokenize=False, add_generation_prompt=True)  # fmt: skip
+    n_prompt = len(tokenizer(prompt)["input_ids"])
+    assert example["labels"][:n_prompt] == [-100] * n_prompt
+    assert example["labels"][n_prompt:] == example["input_ids"][n_prompt:]
+    assert tokenizer.decode(example["input_ids"][n_prompt:]).strip() == "yes<|endoftext|>"
+
+
+def test_page_shows_this_output(run, page_output):
+    page_output("step4_instructions", run.stdout)
+
+
+def test_page_prose_matches_the_run(run):
+    from conftest import REPO
+
+    page = " ".join((REPO / "docs" / "step-4-finetuning.md").read_text(encoding="utf-8").split())
+    after = run.metrics("instructions")["after"]
+    assert "it judges the day every time" in page and after["good day?"] == 1.0
+    assert "never answers in the expected form" in page and run.metrics("instructions")["before"]["all"] == 0
