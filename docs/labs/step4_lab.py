@@ -54,12 +54,14 @@ c = json.loads((out / "classify.json").read_text())
 q = json.loads((out / "qlora.json").read_text())
 p = json.loads((out / "prompting.json").read_text())
 total = c["rows"]["full fine-tuning"]["total"]
-rows = [(name, r["trainable"], r["accuracy"]) for name, r in c["rows"].items()]
-rows.append(("QLoRA (NF4) r=8", q["trainable"], q["accuracy"]))
-rows += [(name, r["trainable"], r["accuracy"]) for name, r in p["rows"].items()]
-print(f"{'method':<48} {'trainable':>10} {'of base':>8} {'accuracy':>9}")
-for name, trainable, accuracy in sorted(rows, key=lambda r: -r[1]):
-    print(f"{name:<48} {trainable:>10,} {trainable / total:>7.2%} {accuracy:>9.1%}")
+table = [(name, r["trainable"], r["accuracy"], r["seconds"], f"{r['checkpoint_bytes'] / 1e6:.2f} MB")
+         for name, r in c["rows"].items()]  # fmt: skip
+table.append(("QLoRA (NF4) r=8", q["trainable"], q["accuracy"], q["seconds"], "–"))
+table += [(name, r["trainable"], r["accuracy"], r["seconds"], "–") for name, r in p["rows"].items()]
+print(f"{'method':<48} {'trainable':>10} {'of base':>8} {'accuracy':>9} {'time':>7} {'checkpoint':>11}")
+for name, trainable, accuracy, seconds, checkpoint in sorted(table, key=lambda r: -r[1]):
+    print(f"{name:<48} {trainable:>10,} {trainable / total:>7.2%} {accuracy:>9.1%} {seconds:>6.1f}s {checkpoint:>11}")
+rows = [row[:3] for row in table]
 
 # %% [markdown]
 # ## Accuracy against trained parameters

@@ -73,6 +73,28 @@ def collate(tokenizer, examples):
 KINDS = {"job?": "job", "live?": "town", "day for": "good day?"}
 
 
+# --8<-- [start:trainer]
+def train_with_trainer(model, tokenizer, examples, steps):
+    """Full fine-tuning with Trainer. The masked labels travel in each example; the collator
+    only pads (labels with -100), so Trainer's loss is already the answer-only loss."""
+    import tempfile
+
+    from transformers import PrinterCallback, Trainer, TrainingArguments
+
+    args = TrainingArguments(
+        output_dir=tempfile.mkdtemp(), max_steps=steps, per_device_train_batch_size=16, learning_rate=1e-3,
+        warmup_steps=20, lr_scheduler_type="linear", weight_decay=0.0, save_strategy="no", report_to=[],
+        seed=0, disable_tqdm=True, use_cpu=not torch.cuda.is_available(), dataloader_pin_memory=False,
+        remove_unused_columns=False,  # keep our "labels" as they are
+    )  # fmt: skip
+    trainer = Trainer(model=model, args=args, train_dataset=examples,
+                      data_collator=lambda batch: collate(tokenizer, batch))  # fmt: skip
+    trainer.remove_callback(PrinterCallback)
+    trainer.train()
+    return model.eval()
+    # --8<-- [end:trainer]
+
+
 @torch.no_grad()
 def exact_match(model, tokenizer, pairs):
     """Greedy answers, compared with the expected answer word for word, per kind of question."""
@@ -113,15 +135,8 @@ def main(argv=None):
     before = exact_match(model, tokenizer, test)
 
     examples = [sft_example(tokenizer, q, a) for _, q, a in train]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
-    g = torch.Generator().manual_seed(0)
     start = time.perf_counter()
-    model.train()
-    for _ in range(args.steps):  # full fine-tuning, a plain loop: the masking is the lesson here
-        batch = collate(tokenizer, [examples[i] for i in torch.randint(len(examples), (16,), generator=g).tolist()])
-        model(**batch).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
+    train_with_trainer(model, tokenizer, examples, args.steps)
     seconds = time.perf_counter() - start
     after = exact_match(model, tokenizer, test)
 
