@@ -44,17 +44,26 @@ class SnippetRun:
 
 
 def run_example(
-    path: str, *args: str, cwd: Path, timeout: float = 120, expect_ok: bool = True, env: dict | None = None
+    path: str,
+    *args: str,
+    cwd: Path,
+    timeout: float = 120,
+    expect_ok: bool = True,
+    env: dict | None = None,
+    launcher: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess:
+    """``python [launcher...] snippets/<path> args...``; ``launcher`` is e.g. ("-m",
+    "torch.distributed.run", "--nproc_per_node=2") for the multi-process examples."""
     script = REPO / "snippets" / path
     # GUIDE_DEVICE=cpu so numbers match the page; a --device option still wins
     full_env = {**os.environ, "GUIDE_DEVICE": "cpu", "PYTHONUNBUFFERED": "1", **(env or {})}
-    proc = subprocess.run(
-        [sys.executable, str(script), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
-    )
+    command = [sys.executable, *launcher, str(script), *args]
+    proc = subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
     if expect_ok and proc.returncode != 0:
         pytest.fail(
-            f"`python snippets/{path} {' '.join(args)}` exited {proc.returncode}:\n{proc.stderr[-3000:]}", pytrace=False
+            f"`python {' '.join([*launcher, f'snippets/{path}', *args])}` exited {proc.returncode}:\n"
+            f"{proc.stderr[-3000:]}",
+            pytrace=False,
         )
     return proc
 

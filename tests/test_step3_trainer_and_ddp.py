@@ -1,15 +1,10 @@
 """Step 3: the Trainer version learns too, and data-parallel ranks stay in lock-step."""
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import warnings
 
 import pytest
-
-from conftest import REPO
 
 
 @pytest.fixture(scope="module")
@@ -46,22 +41,15 @@ def test_trainer_lowers_validation_loss(trainer_run, page_output):
     ],
     ids=["torchrun", "accelerate"],
 )
-def test_two_processes_stay_in_sync_and_learn(launcher, tmp_path, page_output, request):
+def test_two_processes_stay_in_sync_and_learn(launcher, tmp_path, page_output, request, example):
     with socket.socket() as s:  # accelerate's default port (29500) may be taken: ask for a free one
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    launcher = [arg.format(port=port) for arg in launcher]
-    env = {**os.environ, "GUIDE_DEVICE": "cpu"}
+    launcher = tuple(arg.format(port=port) for arg in launcher)
 
     def launch():
-        return subprocess.run(
-            [sys.executable, *launcher, str(REPO / "snippets/step3_pretraining/ddp.py"), "--out", str(tmp_path)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
+        return example("step3_pretraining/ddp.py", "--out", str(tmp_path), cwd=tmp_path, timeout=240,
+                       launcher=launcher, expect_ok=False)  # fmt: skip
 
     proc = launch()
     if proc.returncode != 0 and "SIGABRT" in proc.stderr and (tmp_path / "ddp.json").exists():

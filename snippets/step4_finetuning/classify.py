@@ -6,44 +6,48 @@ table the Step 4 page shows: trainable parameters, accuracy, time and size on di
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import torch
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "world" / "documents.jsonl"
-
 
 # --8<-- [start:data]
+def stories(split, n):
+    """The first n stories of a split, each without its last sentence. That sentence says how
+    the person felt, which would give the answer away; without it the model must read the
+    day's event. Every Step 4 example draws its data from here."""
+    from step3_pretraining.quality import load_documents
+
+    rows = [d for d in load_documents() if d["kind"] == "story" and d["split"] == split][:n]
+    return [{**r, "text": r["text"].rsplit(". ", 1)[0] + "."} for r in rows]
+
+
 def sentiment_data(tokenizer, n_train=1000, n_test=400):
-    """(story without its last sentence, label) pairs. The last sentence says how the person
-    felt, which would give the answer away; without it the model must read the day's event."""
-    stories = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
-    stories = [s for s in stories if s["kind"] == "story"]
+    """Tokenised (story, label) examples: 1 for a good day, 0 for a bad one."""
 
     def examples(split, n):
-        rows = [s for s in stories if s["split"] == split][:n]
-        texts = [s["text"].rsplit(". ", 1)[0] + "." for s in rows]
-        enc = tokenizer(texts, truncation=True, max_length=96)
+        rows = stories(split, n)
+        enc = tokenizer([r["text"] for r in rows], truncation=True, max_length=96)
         return [
-            {"input_ids": ids, "attention_mask": mask, "labels": int(s["sentiment"] == "positive")}
-            for ids, mask, s in zip(enc["input_ids"], enc["attention_mask"], rows, strict=True)
+            {"input_ids": ids, "attention_mask": mask, "labels": int(r["sentiment"] == "positive")}
+            for ids, mask, r in zip(enc["input_ids"], enc["attention_mask"], rows, strict=True)
         ]
 
     return examples("train", n_train), examples("test", n_test)
     # --8<-- [end:data]
 
 
-def load_classifier(name_or_path):
-    """The pre-trained language model with a fresh 2-way classification head ("score")."""
+def load_classifier(name_or_path, **from_pretrained):
+    """The pre-trained language model with a fresh 2-way classification head ("score").
+    Extra keyword arguments go to from_pretrained (QLoRA passes its quantisation config)."""
     from transformers import AutoModelForSequenceClassification
 
     from guide.model import guide_model_dir, load_causal_lm
 
     tokenizer, _ = load_causal_lm(name_or_path)  # builds the guide's model if it is missing
     source = name_or_path or guide_model_dir()
-    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=2)
+    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=2, **from_pretrained)
     model.config.pad_token_id = tokenizer.pad_token_id  # GPT-2 finds each row's last real token by it
     return tokenizer, model
 

@@ -6,7 +6,6 @@ follow an instruction about a story in its prompt, and is tested on stories it n
 """
 
 import argparse
-import json
 import time
 
 import torch
@@ -25,32 +24,43 @@ CHAT_TEMPLATE = (
 
 
 def qa_pairs(n_train=600, n_test=50):
-    """Instructions about a story given in the prompt: what is the person's job, where do they
-    live, was it a good day. The answers are in the story (or its events), so the model must
-    read the context it is given; the test stories are held out."""
-    from step4_finetuning.classify import DATA
-
-    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
-    rows = [r for r in rows if r["kind"] == "story"]
+    """(instruction, answer) pairs about a story given in the prompt: the person's job, their
+    town, whether it was a good day. The answers are in the story (or its events), so the model
+    must read the context it is given; the test stories are held out."""
+    from step4_finetuning.classify import stories
 
     def pairs(split, n):
         out = []
-        for r in [r for r in rows if r["split"] == split][:n]:
-            story, first = r["text"].rsplit(". ", 1)[0] + ".", r["person"].split()[0]
-            out += [(story, f"{story}\nWhat is {first}'s job?", r["job"]),
-                    (story, f"{story}\nWhere does {first} live?", r["town"]),
-                    (story, f"{story}\nWas it a good day for {first}?", "yes" if r["sentiment"] == "positive" else "no")]  # fmt: skip
+        for r in stories(split, n):
+            story, first = r["text"], r["person"].split()[0]
+            out += [(f"{story}\nWhat is {first}'s job?", r["job"]),
+                    (f"{story}\nWhere does {first} live?", r["town"]),
+                    (f"{story}\nWas it a good day for {first}?", "yes" if r["sentiment"] == "positive" else "no")]  # fmt: skip
         return out
 
     return pairs("train", n_train), pairs("test", n_test)
+
+
+def chat_prompt(tokenizer, question):
+    """The conversation up to where the assistant's answer starts."""
+    return tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                         add_generation_prompt=True)  # fmt: skip
+
+
+@torch.no_grad()
+def reply(model, tokenizer, question, max_new_tokens=6):
+    """The model's greedy answer to one instruction."""
+    ids = tokenizer(chat_prompt(tokenizer, question), return_tensors="pt")["input_ids"]
+    out = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
 
 
 # --8<-- [start:masking]
 def sft_example(tokenizer, question, answer):
     """Token ids of the whole conversation, and labels that are -100 (ignored by the loss) on
     the prompt, so the model learns to produce answers, not to predict questions."""
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
-                                           add_generation_prompt=True)  # fmt: skip
+    prompt = chat_prompt(tokenizer, question)
     full = tokenizer.apply_chat_template([{"role": "user", "content": question},
                                           {"role": "assistant", "content": answer}], tokenize=False)  # fmt: skip
     prompt_ids = tokenizer(prompt)["input_ids"]
@@ -58,16 +68,6 @@ def sft_example(tokenizer, question, answer):
     assert ids[: len(prompt_ids)] == prompt_ids, "the prompt must be a prefix of the conversation"
     return {"input_ids": ids, "labels": [-100] * len(prompt_ids) + ids[len(prompt_ids) :]}
     # --8<-- [end:masking]
-
-
-def collate(tokenizer, examples):
-    width = max(len(e["input_ids"]) for e in examples)
-    pad = tokenizer.pad_token_id
-    return {
-        "input_ids": torch.tensor([e["input_ids"] + [pad] * (width - len(e["input_ids"])) for e in examples]),
-        "attention_mask": torch.tensor([[1] * len(e["input_ids"]) + [0] * (width - len(e["input_ids"])) for e in examples]),
-        "labels": torch.tensor([e["labels"] + [-100] * (width - len(e["labels"])) for e in examples]),
-    }  # fmt: skip
 
 
 KINDS = {"job?": "job", "live?": "town", "day for": "good day?"}
@@ -79,7 +79,7 @@ def train_with_trainer(model, tokenizer, examples, steps):
     only pads (labels with -100), so Trainer's loss is already the answer-only loss."""
     import tempfile
 
-    from transformers import PrinterCallback, Trainer, TrainingArguments
+    from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainingArguments
 
     args = TrainingArguments(
         output_dir=tempfile.mkdtemp(), max_steps=steps, per_device_train_batch_size=16, learning_rate=1e-3,
@@ -88,27 +88,21 @@ def train_with_trainer(model, tokenizer, examples, steps):
         remove_unused_columns=False,  # keep our "labels" as they are
     )  # fmt: skip
     trainer = Trainer(model=model, args=args, train_dataset=examples,
-                      data_collator=lambda batch: collate(tokenizer, batch))  # fmt: skip
+                      data_collator=DataCollatorForSeq2Seq(tokenizer, return_tensors="pt"))  # fmt: skip
     trainer.remove_callback(PrinterCallback)
     trainer.train()
     return model.eval()
     # --8<-- [end:trainer]
 
 
-@torch.no_grad()
 def exact_match(model, tokenizer, pairs):
     """Greedy answers, compared with the expected answer word for word, per kind of question."""
     model.eval()
     right, count = dict.fromkeys(KINDS.values(), 0), dict.fromkeys(KINDS.values(), 0)
-    for _, question, answer in pairs:
+    for question, answer in pairs:
         kind = next(v for k, v in KINDS.items() if k in question)
         count[kind] += 1
-        prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
-                                               add_generation_prompt=True)  # fmt: skip
-        ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
-        out = model.generate(ids, max_new_tokens=6, do_sample=False, eos_token_id=tokenizer.eos_token_id,
-                             pad_token_id=tokenizer.pad_token_id)  # fmt: skip
-        right[kind] += tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip() == answer
+        right[kind] += reply(model, tokenizer, question) == answer
     return {kind: right[kind] / count[kind] for kind in right} | {"all": sum(right.values()) / len(pairs)}
 
 
@@ -134,22 +128,20 @@ def main(argv=None):
     train, test = qa_pairs()
     before = exact_match(model, tokenizer, test)
 
-    examples = [sft_example(tokenizer, q, a) for _, q, a in train]
+    examples = [sft_example(tokenizer, q, a) for q, a in train]
     start = time.perf_counter()
     train_with_trainer(model, tokenizer, examples, args.steps)
     seconds = time.perf_counter() - start
     after = exact_match(model, tokenizer, test)
 
-    q = test[0][1]  # the first test instruction
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
-    ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
-    reply = tokenizer.decode(model.generate(ids, max_new_tokens=6, do_sample=False, pad_token_id=tokenizer.pad_token_id,
-                                            eos_token_id=tokenizer.eos_token_id)[0, ids.shape[1]:], skip_special_tokens=True)  # fmt: skip
+    question, expected = test[0]
     print(f"{len(train)} training instructions, {len(test)} test instructions about held-out stories")
     print(f"exact match on the test instructions, {args.steps} steps of fine-tuning ({seconds:.1f} s):")
     for kind in after:
         print(f"  {kind:<10} {before[kind]:>6.1%} before  {after[kind]:>6.1%} after")
-    print(f"example: {prompt!r} -> {reply.strip()!r} (expected {test[0][2]!r})")
+    print(
+        f"example: {chat_prompt(tokenizer, question)!r} -> {reply(model, tokenizer, question)!r} (expected {expected!r})"
+    )
     write_metrics(args.out, "instructions", {"before": before, "after": after, "train": len(train),
                                              "test": len(test), "seconds": seconds})  # fmt: skip
 

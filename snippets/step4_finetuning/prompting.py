@@ -6,13 +6,12 @@ method is scored the same way; the trained methods learn only a few thousand par
 """
 
 import argparse
-import json
 import time
 
 # --8<-- [start:imports]
 import torch
 
-from step4_finetuning.classify import DATA
+from step4_finetuning import classify
 
 # Answer words the model has read in its training stories ("Mara was happy", "Omar was upset"):
 # words made of unfamiliar byte pieces would take far longer to learn.
@@ -21,9 +20,8 @@ LABELS = {"positive": " happy", "negative": " upset"}
 
 
 def stories(split, n):
-    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
-    rows = [r for r in rows if r["kind"] == "story" and r["split"] == split][:n]
-    return [(r["text"].rsplit(". ", 1)[0] + ".", r["sentiment"], r["person"].split()[0]) for r in rows]
+    """(story, label, first name) triples from Step 4's shared story loader."""
+    return [(r["text"], r["sentiment"], r["person"].split()[0]) for r in classify.stories(split, n)]
 
 
 # --8<-- [start:score]
@@ -84,17 +82,14 @@ def soft_prompt_model(model, method, n_virtual=8):
 def label_only_batch(tokenizer, examples):
     """Question + answer as one sequence, with the loss on the answer tokens only: labels of
     the question's tokens are -100, so the model is not trained to write stories."""
+    from transformers import DataCollatorForSeq2Seq
+
     batch = []
     for text, label, _ in examples:
         q, a = tokenizer(f"{text}\nSentiment:")["input_ids"], tokenizer(LABELS[label])["input_ids"]
-        batch.append((q + a, [-100] * len(q) + a))
-    width = max(len(ids) for ids, _ in batch)
-    pad = tokenizer.pad_token_id
-    return {
-        "input_ids": torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch]),
-        "attention_mask": torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in batch]),
-        "labels": torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch]),
-    }
+        batch.append({"input_ids": q + a, "labels": [-100] * len(q) + a})
+    # pads input_ids with the pad token, labels with -100, and builds the attention mask
+    return DataCollatorForSeq2Seq(tokenizer, return_tensors="pt")(batch)
 
 
 def train_soft(model, tokenizer, train, steps=60, lr=3e-2, batch_size=16, seed=0):

@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from step4_finetuning.classify import fine_tune, sentiment_data, with_lora
+from step4_finetuning.classify import fine_tune, load_classifier, sentiment_data, with_lora
 
 
 # --8<-- [start:load]
@@ -21,22 +21,18 @@ def load_4bit_classifier(name_or_path, device):
     themselves are quantised again ("double quantisation"). Computation happens in
     bnb_4bit_compute_dtype after the weights are dequantised on the fly."""
     from peft import prepare_model_for_kbit_training
-    from transformers import AutoModelForSequenceClassification, BitsAndBytesConfig
+    from transformers import BitsAndBytesConfig
 
-    from guide.model import guide_model_dir, load_causal_lm
-
-    tokenizer, _ = load_causal_lm(name_or_path)
     quantization = BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=torch.bfloat16 if device.type == "cuda" else torch.float32,
     )
-    model = AutoModelForSequenceClassification.from_pretrained(
-        name_or_path or guide_model_dir(), num_labels=2, quantization_config=quantization,
+    tokenizer, model = load_classifier(
+        name_or_path, quantization_config=quantization,
         device_map={"": device.index or 0} if device.type == "cuda" else {"": "cpu"},
     )  # fmt: skip
-    model.config.pad_token_id = tokenizer.pad_token_id
     # Casts layer norms to fp32 and enables input gradients, so LoRA can train on a frozen 4-bit model.
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     return tokenizer, model
