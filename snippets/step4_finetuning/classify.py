@@ -38,16 +38,17 @@ def sentiment_data(tokenizer, n_train=1000, n_test=400):
     # --8<-- [end:data]
 
 
-def load_classifier(name_or_path, **from_pretrained):
-    """The pre-trained language model with a fresh 2-way classification head ("score").
-    Extra keyword arguments go to from_pretrained (QLoRA passes its quantisation config)."""
+def load_classifier(name_or_path, num_labels=2, **from_pretrained):
+    """The pre-trained language model with a fresh classification head ("score"): two outputs
+    here, one for Step 5's reward model. Extra keyword arguments go to from_pretrained (QLoRA
+    passes its quantisation config)."""
     from transformers import AutoModelForSequenceClassification
 
     from guide.model import guide_model_dir, load_causal_lm
 
     tokenizer, _ = load_causal_lm(name_or_path)  # builds the guide's model if it is missing
     source = name_or_path or guide_model_dir()
-    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=2, **from_pretrained)
+    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=num_labels, **from_pretrained)
     model.config.pad_token_id = tokenizer.pad_token_id  # GPT-2 finds each row's last real token by it
     return tokenizer, model
 

@@ -1,0 +1,218 @@
+"""The RLHF reward model: a scalar head on the pre-trained model, trained on preference pairs.
+
+Run it: ``python snippets/step5_alignment/reward_model.py`` (``--trainer trl`` trains with TRL's
+RewardTrainer instead of the loop written here; ``--save DIR`` keeps the model; ``--out DIR``
+saves reward_model.json and the accuracy curve). Accuracy is measured on held-out people.
+"""
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+# --8<-- [start:loss]
+def bradley_terry_loss(reward_chosen, reward_rejected):
+    """-log sigmoid(r_chosen - r_rejected), averaged over pairs. Under the Bradley-Terry model
+    the chance that a person prefers A to B is sigmoid(r_A - r_B); this is the negative
+    log-likelihood of the preferences we observed. Only differences matter: adding a constant
+    to every reward changes nothing."""
+    return -F.logsigmoid(reward_chosen - reward_rejected).mean()
+    # --8<-- [end:loss]
+
+
+# --8<-- [start:score]
+def score(model, tokenizer, prompts, responses):
+    """One scalar per (prompt, response): the head's output at the end-of-text token we append
+    (TRL's RewardTrainer appends it too, so both train and score the same texts)."""
+    texts = [p + r + tokenizer.eos_token for p, r in zip(prompts, responses)]
+    enc = tokenizer(texts, return_tensors="pt", padding=True)
+    return model(**enc.to(model.device)).logits.squeeze(-1)
+    # --8<-- [end:score]
+
+
+@torch.no_grad()
+def pair_accuracy(model, tokenizer, pairs, batch=100):
+    """Share of pairs where the chosen response gets the higher reward, and the mean margin."""
+    was_training = model.training
+    model.eval()
+    wins, margins = 0, []
+    for i in range(0, len(pairs), batch):
+        chunk = pairs[i : i + batch]
+        prompts = [p["prompt"] for p in chunk]
+        margin = score(model, tokenizer, prompts, [p["chosen"] for p in chunk]) - score(
+            model, tokenizer, prompts, [p["rejected"] for p in chunk]
+        )
+        wins += int((margin > 0).sum())
+        margins += margin.tolist()
+    model.train(was_training)
+    return wins / len(pairs), sum(margins) / len(margins)
+
+
+# --8<-- [start:train]
+def train_reward_model(model, tokenizer, train, test, steps=200, batch=16, lr=3e-4, every=20):
+    """Plain PyTorch: score both responses of each pair, push the chosen one's reward up."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    curve = [(0, *pair_accuracy(model, tokenizer, test))] if test else []
+    generator = torch.Generator().manual_seed(0)
+    model.train()
+    for step in range(1, steps + 1):
+        chunk = [train[int(i)] for i in torch.randint(len(train), (batch,), generator=generator)]
+        prompts = [p["prompt"] for p in chunk]
+        loss = bradley_terry_loss(score(model, tokenizer, prompts, [p["chosen"] for p in chunk]),
+                                  score(model, tokenizer, prompts, [p["rejected"] for p in chunk]))  # fmt: skip
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if test and step % every == 0:
+            curve.append((step, *pair_accuracy(model, tokenizer, test)))
+    return model.eval(), curve
+    # --8<-- [end:train]
+
+
+# --8<-- [start:trl]
+def train_with_trl(model, tokenizer, train, steps=200, batch=16, lr=3e-4):
+    """The same training with TRL's RewardTrainer: it joins prompt + response, puts the chosen
+    half and the rejected half of a batch through the model together, and uses the same loss."""
+    import tempfile
+
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import RewardConfig, RewardTrainer
+
+    args = RewardConfig(
+        output_dir=tempfile.mkdtemp(), max_steps=steps, per_device_train_batch_size=batch, learning_rate=lr,
+        lr_scheduler_type="constant", weight_decay=0.0, save_strategy="no", report_to=[], seed=0,
+        disable_tqdm=True, use_cpu=not torch.cuda.is_available(), dataloader_pin_memory=False, logging_steps=20,
+        bf16=False,  # TRL turns bf16 mixed precision on by default, even on a CPU
+    )  # fmt: skip
+    data = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in train])
+    trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
+    trainer.remove_callback(PrinterCallback)
+    trainer.train()
+    return model.eval(), trainer
+    # --8<-- [end:trl]
+
+
+def load_reward_model(name_or_path=None):
+    """(tokenizer, model): the pre-trained model with a fresh one-output head, dropout off
+    (TRL's trainers switch it off too: a reward should not be noisy)."""
+    from step4_finetuning.classify import load_classifier
+
+    return load_classifier(name_or_path, num_labels=1, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+
+
+def trained_reward_model(path=None, log=None):
+    """The reward model the later examples optimise against: from ``path`` if given, else the
+    one this file trains, cached next to the guide's model and rebuilt when this code changes."""
+    import hashlib
+    import sys
+    from pathlib import Path
+
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from guide.model import guide_model_dir, load_causal_lm
+    from step5_alignment import preferences
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    if path is None:
+        load_causal_lm(None, log=lambda _: None)  # builds the guide's model first if needed
+        recipe = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (preferences, sys.modules[__name__])))
+        recipe.update((guide_model_dir() / "model.safetensors").read_bytes())
+        path = guide_model_dir().with_name("reward-model")
+        stamp = path / "recipe.txt"
+        if not stamp.exists() or stamp.read_text() != recipe.hexdigest():
+            log(f"training the reward model into {path} (about 10 s, only once)")
+            seed_everything_and_train(path)
+            stamp.write_text(recipe.hexdigest())
+    elif not (Path(path) / "config.json").exists():
+        raise SystemExit(f"error: {path!r} holds no saved reward model (no config.json). Train one with: "
+                         f"python snippets/step5_alignment/reward_model.py --save {path}")  # fmt: skip
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+    if model.config.num_labels != 1:
+        raise SystemExit(f"error: the model in {path!r} has {model.config.num_labels} outputs; a reward model has one")
+    return tokenizer, model
+
+
+def seed_everything_and_train(save):
+    from guide import seed_everything
+    from step5_alignment.preferences import annotate, preference_pairs
+
+    seed_everything(0)
+    tokenizer, model = load_reward_model(None)
+    model, _ = train_reward_model(model, tokenizer, annotate(preference_pairs("train", 2000)), [], every=10**9)
+    model.save_pretrained(save)
+    tokenizer.save_pretrained(save)
+
+
+def plot_curve(curve, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps, accuracy, _ = zip(*curve)
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(steps, [100 * a for a in accuracy], marker="o")
+    ax.axhline(90, color="grey", linestyle="--", linewidth=1, label="target 90%")
+    ax.set(xlabel="training step", ylabel="held-out pair accuracy (%)", ylim=(0, 100))
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser.add_argument("--trainer", choices=["scratch", "trl"], default="scratch")
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--save", help="folder to save the trained reward model and tokenizer in")
+    parser.add_argument("--out", help="folder for reward_model.json and reward_model.png")
+    args = parser.parse_args(argv)
+    if args.steps < 1:
+        parser.error("--steps must be at least 1")
+
+    from pathlib import Path
+
+    from transformers.utils import logging
+
+    from guide import seed_everything, write_metrics
+    from step5_alignment.preferences import KINDS, annotate, preference_pairs
+
+    logging.set_verbosity_error()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    seed_everything(0)
+    tokenizer, model = load_reward_model(args.model)
+    train, test = annotate(preference_pairs("train", 2000)), preference_pairs("test", 400)
+    start = time.perf_counter()
+    if args.trainer == "scratch":
+        model, curve = train_reward_model(model, tokenizer, train, test, steps=args.steps)
+    else:
+        before = pair_accuracy(model, tokenizer, test)
+        model, _ = train_with_trl(model, tokenizer, train, steps=args.steps)
+        curve = [(0, *before), (args.steps, *pair_accuracy(model, tokenizer, test))]
+    seconds = time.perf_counter() - start
+    accuracy, margin = curve[-1][1:]
+    per_kind = {k: pair_accuracy(model, tokenizer, [p for p in test if p["kind"] == k])[0] for k in KINDS}
+
+    print(f"reward model trained with {'the loop above' if args.trainer == 'scratch' else 'TRL RewardTrainer'}: "
+          f"{len(train)} pairs, {args.steps} steps, {seconds:.1f} s")  # fmt: skip
+    print("held-out pair accuracy by step: " + ", ".join(f"{s}: {a:.1%}" for s, a, _ in curve))
+    print(f"final: {accuracy:.1%} of {len(test)} held-out pairs ranked right, mean margin {margin:.2f}")
+    for kind, acc in per_kind.items():
+        print(f"  {kind:<30} {acc:.1%}")
+    if args.save:
+        model.save_pretrained(args.save)
+        tokenizer.save_pretrained(args.save)
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        plot_curve(curve, Path(args.out) / "reward_model.png")
+    write_metrics(args.out, "reward_model", {"curve": curve, "accuracy": accuracy, "margin": margin,
+                                             "per_kind": per_kind, "seconds": seconds, "trainer": args.trainer})  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

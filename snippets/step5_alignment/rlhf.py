@@ -1,0 +1,153 @@
+"""RLHF policy optimisation: GRPO against the reward model, with and without a KL leash.
+
+Run it: ``python snippets/step5_alignment/rlhf.py`` (``--beta`` sets the KL coefficient,
+``--beta 0`` removes the leash; ``--reward-model DIR`` uses a saved reward model; ``--out DIR``
+saves rlhf.json). Every few steps it samples the policy on held-out prompts and reports the
+reward model's score, the rule's score and the KL divergence from the starting model.
+"""
+
+import argparse
+import time
+
+import torch
+
+
+# --8<-- [start:kl]
+@torch.no_grad()
+def sequence_log_probs(model, ids, prompt_len, pad_id):
+    """log p(completion | prompt) for each row: the sum over the completion's tokens."""
+    mask = torch.ones_like(ids)
+    mask[:, prompt_len:] = (ids[:, prompt_len:] != pad_id).long()
+    mask[:, :prompt_len] = (ids[:, :prompt_len] != pad_id).long()
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, prompt_len - 1 : -1]
+    token_lp = torch.log_softmax(logits.float(), -1).gather(-1, ids[:, prompt_len:, None]).squeeze(-1)
+    keep = _completion_mask(ids[:, prompt_len:], pad_id)
+    return (token_lp * keep).sum(-1)
+
+
+def _completion_mask(completion, pad_id):
+    """1 up to and including the first end-of-text token, 0 after it (pad and eos share an id)."""
+    ended = (completion == pad_id).long().cumsum(-1)
+    return ((ended == 0) | ((ended == 1) & (completion == pad_id))).float()
+
+
+@torch.no_grad()
+def evaluate(policy, reference, reward_model, tokenizer, prompts, samples=4):
+    """Sample the policy on held-out prompts. KL(policy || reference) is estimated as the mean
+    of log p_policy(y|x) - log p_reference(y|x) over the policy's own samples y: the quantity
+    the leash keeps small."""
+    from step5_alignment.preferences import judge
+    from step5_alignment.reward_model import score
+
+    policy.eval()
+    prompts = [p for p in prompts for _ in range(samples)]
+    enc = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left")
+    ids = policy.generate(**enc, do_sample=True, top_k=0, max_new_tokens=48, pad_token_id=tokenizer.pad_token_id,
+                          eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+    n = enc["input_ids"].shape[1]
+    texts = tokenizer.batch_decode(ids[:, n:], skip_special_tokens=True)
+    kl = sequence_log_probs(policy, ids, n, tokenizer.pad_token_id) - sequence_log_probs(
+        reference, ids, n, tokenizer.pad_token_id
+    )
+    policy.train()
+    return {
+        "reward": score(reward_model, tokenizer, prompts, texts).mean().item(),
+        "rule": sum(judge(t) for t in texts) / len(texts),
+        "kl": kl.mean().item(),
+        "well_formed": sum(judge(t) > -2 for t in texts) / len(texts),
+        "example": texts[0],
+    }
+    # --8<-- [end:kl]
+
+
+# --8<-- [start:grpo]
+def optimise(policy, tokenizer, reward_model, train_prompts, beta, steps=60, lr=5e-4, batch=16, on_step=None):
+    """GRPO from TRL: for each prompt sample a group of 8 completions, score each with the
+    reward model, and use (reward - group mean) / group std as its advantage. The loss is the
+    PPO clipped objective on those advantages plus beta x KL(policy || reference)."""
+    import tempfile
+
+    from datasets import Dataset
+    from transformers import PrinterCallback, TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from step5_alignment.reward_model import score
+
+    args = GRPOConfig(
+        output_dir=tempfile.mkdtemp(), max_steps=steps, learning_rate=lr, beta=beta,
+        num_generations=8, per_device_train_batch_size=batch, max_completion_length=48,
+        temperature=1.0, top_k=0, lr_scheduler_type="constant", logging_steps=1, save_strategy="no",
+        report_to=[], seed=0, disable_tqdm=True, use_cpu=not torch.cuda.is_available(), dataloader_pin_memory=False,
+        bf16=False,  # TRL turns bf16 mixed precision on by default, even on a CPU
+    )  # fmt: skip
+
+    class Every(TrainerCallback):
+        def on_step_end(self, _args, state, _control, **_kw):
+            if on_step:
+                on_step(state.global_step)
+
+    def reward(prompts, completions, **_):
+        # TRL would take the reward model itself, but it scores prompt + completion without the
+        # end-of-text token our reward model was trained to read its verdict at.
+        with torch.no_grad():
+            return score(reward_model, tokenizer, prompts, completions).tolist()
+
+    trainer = GRPOTrainer(model=policy, reward_funcs=reward, args=args, processing_class=tokenizer, callbacks=[Every()],
+                          train_dataset=Dataset.from_list([{"prompt": p} for p in train_prompts]))  # fmt: skip
+    trainer.remove_callback(PrinterCallback)
+    trainer.train()
+    return policy.eval()
+    # --8<-- [end:grpo]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser.add_argument("--reward-model", help="a folder saved by reward_model.py --save (default: train one)")
+    parser.add_argument("--beta", type=float, default=0.3, help="KL coefficient (0 removes the leash)")
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--every", type=int, default=10, help="evaluate every this many steps")
+    parser.add_argument("--out", help="folder for rlhf.json (the tests read it)")
+    args = parser.parse_args(argv)
+    if args.steps < 1:
+        parser.error("--steps must be at least 1")
+    if args.beta < 0:
+        parser.error("--beta must be 0 or more")
+
+    from transformers.utils import logging
+
+    from guide import seed_everything, write_metrics
+    from guide.model import load_causal_lm
+    from step5_alignment.preferences import preference_pairs
+    from step5_alignment.reward_model import trained_reward_model
+
+    logging.set_verbosity_error()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    rm_tokenizer, reward_model = trained_reward_model(args.reward_model)
+    seed_everything(0)
+    tokenizer, policy = load_causal_lm(args.model)
+    _, reference = load_causal_lm(args.model, log=lambda _: None)
+    train_prompts = sorted({p["prompt"] for p in preference_pairs("train", 2000)})
+    test_prompts = sorted({p["prompt"] for p in preference_pairs("test", 400)})[:32]
+
+    history = []
+
+    def measure(step):
+        if step % args.every == 0:
+            history.append({"step": step, **evaluate(policy, reference, reward_model, tokenizer, test_prompts)})
+            h = history[-1]
+            print(f"  step {step:>3}: reward {h['reward']:+.2f}  rule {h['rule']:+.2f}  KL {h['kl']:5.2f} nats  "
+                  f"well-formed {h['well_formed']:.0%}", flush=True)  # fmt: skip
+
+    print(f"GRPO, beta={args.beta:g}, {args.steps} steps, {len(train_prompts)} training prompts; "
+          f"measured on {len(test_prompts)} held-out prompts x 4 samples:")  # fmt: skip
+    start = time.perf_counter()
+    measure(0)
+    optimise(policy, tokenizer, reward_model, train_prompts, args.beta, steps=args.steps, on_step=measure)
+    seconds = time.perf_counter() - start
+    print(f"{seconds:.1f} s; a sample after training: {history[-1]['example']!r}")
+    write_metrics(args.out, "rlhf", {"beta": args.beta, "history": history, "seconds": seconds})
+
+
+if __name__ == "__main__":
+    main()

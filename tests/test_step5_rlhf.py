@@ -1,0 +1,59 @@
+"""Step 5: GRPO against the reward model. With the KL leash the reward rises and the stories
+get better by the rule; without it the policy games the reward model (reward hacking)."""
+
+import pytest
+
+from conftest import TIME_SCALE
+
+
+@pytest.fixture(scope="module")
+def leashed(run_snippet, guide_model):
+    return run_snippet("step5_alignment/rlhf.py", timeout=240)
+
+
+@pytest.fixture(scope="module")
+def unleashed(run_snippet, guide_model):
+    return run_snippet("step5_alignment/rlhf.py", "--beta", "0", timeout=240)
+
+
+def test_with_the_leash_reward_rises_and_kl_stays_bounded(leashed):
+    history = leashed.metrics("rlhf")["history"]
+    first, last = history[0], history[-1]
+    assert last["reward"] >= first["reward"] + 1.5
+    assert max(h["kl"] for h in history) <= 5  # nats per answer
+    assert last["rule"] >= first["rule"] + 0.5  # and the stories really got better
+    assert last["well_formed"] >= first["well_formed"]
+    assert leashed.seconds < 30 * TIME_SCALE
+
+
+def test_without_the_leash_the_policy_hacks_the_reward_model(unleashed):
+    history = unleashed.metrics("rlhf")["history"]
+    first, last = history[0], history[-1]
+    assert last["reward"] >= first["reward"] + 1.5  # the reward model is delighted...
+    assert last["rule"] == -2 and last["well_formed"] == 0  # ...by text that is no story at all
+    assert last["kl"] > 50
+
+
+def test_kl_estimate_is_zero_for_the_reference_itself(guide_model):
+    from guide.model import load_causal_lm
+    from step5_alignment.preferences import preference_pairs
+    from step5_alignment.reward_model import trained_reward_model
+    from step5_alignment.rlhf import evaluate
+
+    tokenizer, policy = load_causal_lm()
+    _, reference = load_causal_lm()
+    _, reward_model = trained_reward_model()
+    prompts = sorted({p["prompt"] for p in preference_pairs("test", 8)})
+    assert evaluate(policy, reference, reward_model, tokenizer, prompts)["kl"] == pytest.approx(0, abs=1e-5)
+
+
+@pytest.mark.parametrize(("args", "message"), [(["--beta", "-1"], "--beta must be 0 or more"),
+                                               (["--steps", "0"], "--steps must be at least 1")])  # fmt: skip
+def test_bad_flags_say_what_is_wrong(example, tmp_path, args, message):
+    proc = example("step5_alignment/rlhf.py", *args, cwd=tmp_path, expect_ok=False)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_page_shows_these_outputs(leashed, unleashed, page_output):
+    page_output("step5_rlhf", leashed.stdout)
+    page_output("step5_rlhf_no_leash", unleashed.stdout)
