@@ -69,3 +69,14 @@ def test_dpo_loss_equals_trl(guide_model, sft_weight):
 
 def test_page_shows_this_output(run, page_output):
     page_output("step5_dpo", run.stdout)
+
+
+def test_page_prose_matches_the_run(run):
+    from conftest import REPO
+
+    page = " ".join((REPO / "docs" / "step-5-alignment.md").read_text(encoding="utf-8").split())
+    metrics = run.metrics("dpo")
+    assert "ranks most held-out pairs the stronger writer's way, and almost all of those" in page
+    assert metrics["accuracy"] > 0.5 and metrics["accuracy_where_rule_agrees"] >= 0.95
+    assert "prefers the DPO policy's answers to the SFT model's on most held-out prompts" in page
+    assert metrics["wins"]["SFT (reference)"] > 0.5

@@ -57,3 +57,15 @@ def test_bad_flags_say_what_is_wrong(example, tmp_path, args, message):
 def test_page_shows_these_outputs(leashed, unleashed, page_output):
     page_output("step5_rlhf", leashed.stdout)
     page_output("step5_rlhf_no_leash", unleashed.stdout)
+
+
+def test_page_prose_matches_the_runs(leashed, unleashed):
+    from conftest import REPO
+
+    page = " ".join((REPO / "docs" / "step-5-alignment.md").read_text(encoding="utf-8").split())
+    leash, free = leashed.metrics("rlhf")["history"], unleashed.metrics("rlhf")["history"]
+    assert "the KL stays at a couple of nats per answer" in page and max(h["kl"] for h in leash) <= 3
+    assert "its score rises and more of the answers are stories" in page
+    assert leash[-1]["rule"] > leash[0]["rule"] and leash[-1]["well_formed"] > leash[0]["well_formed"]
+    assert "Within ten steps the policy has left the text the reward model knows" in page
+    assert free[1]["step"] == 10 and free[1]["well_formed"] < 0.1 and free[1]["kl"] > 10

@@ -6,12 +6,15 @@ policy's implicit reward ranks held-out pairs right, and how often the reward mo
 the DPO policy's stories to the SFT model's.
 """
 
+# --8<-- [start:imports]
 import argparse
 import tempfile
 import time
 
 import torch
 import torch.nn.functional as F
+
+# --8<-- [end:imports]
 
 
 # --8<-- [start:pairs]
@@ -137,12 +140,10 @@ def implicit_rewards(policy, reference, tokenizer, pairs, beta=0.5):
 
 def plot_dpo(log_history, margins, path):
     """Left: the implicit rewards TRL logs while training. Right: held-out margins after DPO."""
-    import matplotlib
+    from matplotlib.figure import Figure  # not pyplot: saving a file needs no GUI backend
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = Figure(figsize=(9, 3.2))
+    left, right = fig.subplots(1, 2)
     logs = [h for h in log_history if "rewards/margins" in h]
     for key in ("rewards/chosen", "rewards/rejected", "rewards/margins"):
         left.plot([h["step"] for h in logs], [h[key] for h in logs], marker="o", label=key.split("/")[1])
@@ -154,7 +155,6 @@ def plot_dpo(log_history, margins, path):
     right.set(xlabel="margin, chosen - rejected", ylabel="held-out pairs")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def main(argv=None):
@@ -238,6 +238,8 @@ def main(argv=None):
         Path(args.out).mkdir(parents=True, exist_ok=True)
         plot_dpo(trainer.state.log_history, (chosen - rejected).tolist(), Path(args.out) / "dpo.png")
     write_metrics(args.out, "dpo", {"accuracy": accuracy, "wins": wins, "table": table, "truly": truly,
+                                    "accuracy_where_rule_agrees": sum(agreed) / len(agreed),
+                                    "train_log": [h for h in trainer.state.log_history if "rewards/chosen" in h],
                                     "seconds": {"sft": sft_seconds, "dpo": dpo_seconds}})  # fmt: skip
 
 

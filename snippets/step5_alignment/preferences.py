@@ -5,6 +5,7 @@ preferences.json). It prints the labelling rule's scores, a pair of each kind, a
 pairs split between training and held-out people.
 """
 
+# --8<-- [start:imports]
 import argparse
 import math
 import random
@@ -12,6 +13,8 @@ import re
 from collections import Counter
 
 from step3_pretraining.world import BAD, DAYS, FEEL_BAD, FEEL_GOOD, GOOD, JOBS, SEED, TOWNS, make_people
+
+# --8<-- [end:imports]
 
 # --8<-- [start:judge]
 # The story's day is what readers care about most; an ending that contradicts the day reads

@@ -5,11 +5,14 @@ RewardTrainer instead of the loop written here; ``--save DIR`` keeps the model; 
 saves reward_model.json and the accuracy curve). Accuracy is measured on held-out people.
 """
 
+# --8<-- [start:imports]
 import argparse
 import time
 
 import torch
 import torch.nn.functional as F
+
+# --8<-- [end:imports]
 
 
 # --8<-- [start:loss]
@@ -34,27 +37,31 @@ def score(model, tokenizer, prompts, responses):
 
 @torch.no_grad()
 def pair_accuracy(model, tokenizer, pairs, batch=100):
-    """Share of pairs where the chosen response gets the higher reward, and the mean margin."""
+    """Share of pairs where the chosen response gets the higher reward (overall and per kind
+    of pair), and the mean margin."""
     was_training = model.training
     model.eval()
-    wins, margins = 0, []
+    margins = []
     for i in range(0, len(pairs), batch):
         chunk = pairs[i : i + batch]
         prompts = [p["prompt"] for p in chunk]
         margin = score(model, tokenizer, prompts, [p["chosen"] for p in chunk]) - score(
             model, tokenizer, prompts, [p["rejected"] for p in chunk]
         )
-        wins += int((margin > 0).sum())
         margins += margin.tolist()
     model.train(was_training)
-    return wins / len(pairs), sum(margins) / len(margins)
+    right = {}
+    for p, m in zip(pairs, margins):
+        right.setdefault(p.get("kind", "all"), []).append(m > 0)
+    return {"accuracy": sum(m > 0 for m in margins) / len(margins), "margin": sum(margins) / len(margins),
+            "per_kind": {kind: sum(v) / len(v) for kind, v in right.items()}}  # fmt: skip
 
 
 # --8<-- [start:train]
 def train_reward_model(model, tokenizer, train, test, steps=200, batch=16, lr=3e-4, every=20):
     """Plain PyTorch: score both responses of each pair, push the chosen one's reward up."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    curve = [(0, *pair_accuracy(model, tokenizer, test))] if test else []
+    curve = [{"step": 0, **pair_accuracy(model, tokenizer, test)}] if test else []
     generator = torch.Generator().manual_seed(0)
     model.train()
     for step in range(1, steps + 1):
@@ -66,7 +73,7 @@ def train_reward_model(model, tokenizer, train, test, steps=200, batch=16, lr=3e
         loss.backward()
         optimizer.step()
         if test and step % every == 0:
-            curve.append((step, *pair_accuracy(model, tokenizer, test)))
+            curve.append({"step": step, **pair_accuracy(model, tokenizer, test)})
     return model.eval(), curve
     # --8<-- [end:train]
 
@@ -148,20 +155,19 @@ def seed_everything_and_train(save):
 
 
 def plot_curve(curve, path):
-    import matplotlib
+    from matplotlib.figure import Figure  # not pyplot: saving a file needs no GUI backend
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps, accuracy, _ = zip(*curve)
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(steps, [100 * a for a in accuracy], marker="o")
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.subplots()
+    steps = [c["step"] for c in curve]
+    ax.plot(steps, [100 * c["accuracy"] for c in curve], marker="o", linewidth=2.5, color="black", label="all pairs")
+    for kind in curve[0]["per_kind"]:
+        ax.plot(steps, [100 * c["per_kind"][kind] for c in curve], marker=".", alpha=0.8, label=kind)
     ax.axhline(90, color="grey", linestyle="--", linewidth=1, label="target 90%")
-    ax.set(xlabel="training step", ylabel="held-out pair accuracy (%)", ylim=(0, 100))
-    ax.legend(loc="lower right")
+    ax.set(xlabel="training step", ylabel="held-out pair accuracy (%)", ylim=(30, 102))
+    ax.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def main(argv=None):
@@ -191,27 +197,28 @@ def main(argv=None):
     if args.trainer == "scratch":
         model, curve = train_reward_model(model, tokenizer, train, test, steps=args.steps)
     else:
-        before = pair_accuracy(model, tokenizer, test)
+        before = {"step": 0, **pair_accuracy(model, tokenizer, test)}
         model, _ = train_with_trl(model, tokenizer, train, steps=args.steps)
-        curve = [(0, *before), (args.steps, *pair_accuracy(model, tokenizer, test))]
+        curve = [before, {"step": args.steps, **pair_accuracy(model, tokenizer, test)}]
     seconds = time.perf_counter() - start
-    accuracy, margin = curve[-1][1:]
-    per_kind = {k: pair_accuracy(model, tokenizer, [p for p in test if p["kind"] == k])[0] for k in KINDS}
+    final = curve[-1]
 
     print(f"reward model trained with {'the loop above' if args.trainer == 'scratch' else 'TRL RewardTrainer'}: "
           f"{len(train)} pairs, {args.steps} steps, {seconds:.1f} s")  # fmt: skip
-    print("held-out pair accuracy by step: " + ", ".join(f"{s}: {a:.1%}" for s, a, _ in curve))
-    print(f"final: {accuracy:.1%} of {len(test)} held-out pairs ranked right, mean margin {margin:.2f}")
-    for kind, acc in per_kind.items():
-        print(f"  {kind:<30} {acc:.1%}")
+    shown = [c for c in curve if c["step"] % 40 == 0 or c is final]
+    print(f"accuracy on {len(test)} held-out pairs, after step " + "".join(f"{c['step']:>7}" for c in shown))
+    print(f"  {'all pairs':<35}" + "".join(f"{c['accuracy']:>7.1%}" for c in shown))
+    for kind in KINDS:
+        print(f"  {kind:<35}" + "".join(f"{c['per_kind'][kind]:>7.1%}" for c in shown))
+    print(f"final mean margin (chosen - rejected): {final['margin']:.2f}")
     if args.save:
         model.save_pretrained(args.save)
         tokenizer.save_pretrained(args.save)
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         plot_curve(curve, Path(args.out) / "reward_model.png")
-    write_metrics(args.out, "reward_model", {"curve": curve, "accuracy": accuracy, "margin": margin,
-                                             "per_kind": per_kind, "seconds": seconds, "trainer": args.trainer})  # fmt: skip
+    write_metrics(args.out, "reward_model", {"curve": curve, "accuracy": final["accuracy"], "seconds": seconds,
+                                             "per_kind": final["per_kind"], "trainer": args.trainer})  # fmt: skip
 
 
 if __name__ == "__main__":

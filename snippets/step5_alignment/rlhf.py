@@ -6,10 +6,13 @@ saves rlhf.json). Every few steps it samples the policy on held-out prompts and 
 reward model's score, the rule's score and the KL divergence from the starting model.
 """
 
+# --8<-- [start:imports]
 import argparse
 import time
 
 import torch
+
+# --8<-- [end:imports]
 
 
 # --8<-- [start:kl]
