@@ -42,9 +42,12 @@ def test_kl_estimate_is_zero_for_the_reference_itself(guide_model):
 
     tokenizer, policy = load_causal_lm()
     _, reference = load_causal_lm()
-    _, reward_model = trained_reward_model()
+    from step5_alignment.reward_model import score
+
+    rm_tokenizer, reward_model = trained_reward_model()
     prompts = sorted({p["prompt"] for p in preference_pairs("test", 8)})
-    assert evaluate(policy, reference, reward_model, tokenizer, prompts)["kl"] == pytest.approx(0, abs=1e-5)
+    reward = lambda p, c: score(reward_model, rm_tokenizer, p, c).tolist()  # noqa: E731
+    assert evaluate(policy, reference, reward, tokenizer, prompts)["kl"] == pytest.approx(0, abs=1e-5)
 
 
 @pytest.mark.parametrize(("args", "message"), [(["--beta", "-1"], "--beta must be 0 or more"),

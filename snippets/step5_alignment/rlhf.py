@@ -35,12 +35,11 @@ def _completion_mask(completion, pad_id):
 
 
 @torch.no_grad()
-def evaluate(policy, reference, reward_model, tokenizer, prompts, samples=4):
+def evaluate(policy, reference, reward, tokenizer, prompts, samples=4):
     """Sample the policy on held-out prompts. KL(policy || reference) is estimated as the mean
     of log p_policy(y|x) - log p_reference(y|x) over the policy's own samples y: the quantity
     the leash keeps small."""
     from step5_alignment.preferences import judge
-    from step5_alignment.reward_model import score
 
     policy.eval()
     prompts = [p for p in prompts for _ in range(samples)]
@@ -54,7 +53,7 @@ def evaluate(policy, reference, reward_model, tokenizer, prompts, samples=4):
     )
     policy.train()
     return {
-        "reward": score(reward_model, tokenizer, prompts, texts).mean().item(),
+        "reward": sum(reward(prompts, texts)) / len(texts),
         "rule": sum(judge(t) for t in texts) / len(texts),
         "kl": kl.mean().item(),
         "well_formed": sum(judge(t) > -2 for t in texts) / len(texts),
@@ -64,17 +63,15 @@ def evaluate(policy, reference, reward_model, tokenizer, prompts, samples=4):
 
 
 # --8<-- [start:grpo]
-def optimise(policy, tokenizer, reward_model, train_prompts, beta, steps=60, lr=5e-4, batch=16, on_step=None):
-    """GRPO from TRL: for each prompt sample a group of 8 completions, score each with the
-    reward model, and use (reward - group mean) / group std as its advantage. The loss is the
-    PPO clipped objective on those advantages plus beta x KL(policy || reference)."""
+def optimise(policy, tokenizer, reward, train_prompts, beta, steps=60, lr=5e-4, batch=16, on_step=None):
+    """GRPO from TRL: for each prompt sample a group of 8 completions, score each with
+    reward(prompts, completions), and use (reward - group mean) / group std as its advantage.
+    The loss is the PPO clipped objective on those advantages plus beta x KL(policy || ref)."""
     import tempfile
 
     from datasets import Dataset
     from transformers import PrinterCallback, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
-
-    from step5_alignment.reward_model import score
 
     args = GRPOConfig(
         output_dir=tempfile.mkdtemp(), max_steps=steps, learning_rate=lr, beta=beta,
@@ -89,14 +86,11 @@ def optimise(policy, tokenizer, reward_model, train_prompts, beta, steps=60, lr=
             if on_step:
                 on_step(state.global_step)
 
-    def reward(prompts, completions, **_):
-        # TRL would take the reward model itself, but it scores prompt + completion without the
-        # end-of-text token our reward model was trained to read its verdict at.
-        with torch.no_grad():
-            return score(reward_model, tokenizer, prompts, completions).tolist()
+    def reward_model(prompts, completions, **_):  # TRL also passes the dataset's other columns
+        return reward(prompts, completions)
 
-    trainer = GRPOTrainer(model=policy, reward_funcs=reward, args=args, processing_class=tokenizer, callbacks=[Every()],
-                          train_dataset=Dataset.from_list([{"prompt": p} for p in train_prompts]))  # fmt: skip
+    trainer = GRPOTrainer(model=policy, reward_funcs=reward_model, args=args, processing_class=tokenizer,
+                          callbacks=[Every()], train_dataset=Dataset.from_list([{"prompt": p} for p in train_prompts]))  # fmt: skip
     trainer.remove_callback(PrinterCallback)
     trainer.train()
     return policy.eval()
@@ -122,11 +116,18 @@ def main(argv=None):
     from guide import seed_everything, write_metrics
     from guide.model import load_causal_lm
     from step5_alignment.preferences import preference_pairs
-    from step5_alignment.reward_model import trained_reward_model
+    from step5_alignment.reward_model import score, trained_reward_model
 
     logging.set_verbosity_error()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     rm_tokenizer, reward_model = trained_reward_model(args.reward_model)
+
+    @torch.no_grad()
+    def reward(prompts, completions):
+        """The reward model's scores, with its own tokenizer (TRL could take the model itself,
+        but it would score prompt + completion without the end-of-text token)."""
+        return score(reward_model, rm_tokenizer, prompts, completions).tolist()
+
     seed_everything(0)
     tokenizer, policy = load_causal_lm(args.model)
     _, reference = load_causal_lm(args.model, log=lambda _: None)
@@ -137,7 +138,7 @@ def main(argv=None):
 
     def measure(step):
         if step % args.every == 0:
-            history.append({"step": step, **evaluate(policy, reference, reward_model, tokenizer, test_prompts)})
+            history.append({"step": step, **evaluate(policy, reference, reward, tokenizer, test_prompts)})
             h = history[-1]
             print(f"  step {step:>3}: reward {h['reward']:+.2f}  rule {h['rule']:+.2f}  KL {h['kl']:5.2f} nats  "
                   f"well-formed {h['well_formed']:.0%}", flush=True)  # fmt: skip
@@ -146,7 +147,7 @@ def main(argv=None):
           f"measured on {len(test_prompts)} held-out prompts x 4 samples:")  # fmt: skip
     start = time.perf_counter()
     measure(0)
-    optimise(policy, tokenizer, reward_model, train_prompts, args.beta, steps=args.steps, on_step=measure)
+    optimise(policy, tokenizer, reward, train_prompts, args.beta, steps=args.steps, on_step=measure)
     seconds = time.perf_counter() - start
     print(f"{seconds:.1f} s; a sample after training: {history[-1]['example']!r}")
     write_metrics(args.out, "rlhf", {"beta": args.beta, "history": history, "seconds": seconds})
