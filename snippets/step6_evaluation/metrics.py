@@ -1,0 +1,166 @@
+"""Task metrics, and how each can mislead: classification, perplexity, BLEU and chrF.
+
+Run it: ``python snippets/step6_evaluation/metrics.py`` (``--model NAME_OR_PATH``; ``--out DIR``
+saves metrics.json and the confusion matrices as metrics.png). The classifier is the guide's
+model asked in its own words (Step 4's zero-shot hard prompt), so nothing is trained here.
+"""
+
+import argparse
+import math
+
+# --8<-- [start:imports]
+import torch
+
+from step4_finetuning.classify import stories
+from step4_finetuning.prompting import log_prob
+
+# --8<-- [end:imports]
+
+
+# --8<-- [start:classifier]
+def p_positive(model, tokenizer, story, first):
+    """P(good day) from the language model: which ending does it find more likely,
+    "<Name> was happy." or "<Name> was upset."? A softmax over the two log-probabilities."""
+    good = log_prob(model, tokenizer, story, f" {first} was happy.")
+    bad = log_prob(model, tokenizer, story, f" {first} was upset.")
+    return 1 / (1 + math.exp(bad - good))
+    # --8<-- [end:classifier]
+
+
+# --8<-- [start:report]
+def report(labels, predictions):
+    """The standard numbers, from scikit-learn (1 = good day, the "positive" class)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
+
+    return {
+        "accuracy": accuracy_score(labels, predictions),
+        "precision": precision_score(labels, predictions, zero_division=0),  # of the days called good, how many were
+        "recall": recall_score(labels, predictions, zero_division=0),  # of the good days, how many were found
+        "f1": f1_score(labels, predictions, zero_division=0),
+        "recall_bad_days": recall_score(labels, predictions, pos_label=0, zero_division=0),
+        "macro_f1": f1_score(labels, predictions, average="macro", zero_division=0),  # both classes count equally
+        "confusion": confusion_matrix(labels, predictions, labels=[0, 1]).tolist(),  # rows: truth, cols: guess
+    }
+    # --8<-- [end:report]
+
+
+# --8<-- [start:perplexity]
+@torch.no_grad()
+def perplexity(model, tokenizer, texts):
+    """exp(mean next-token loss over all tokens of the texts): how surprised the model is."""
+    total, count = 0.0, 0
+    for text in texts:
+        ids = tokenizer(text, return_tensors="pt")["input_ids"][:, : model.config.n_positions]
+        loss = model(input_ids=ids, labels=ids).loss.item()
+        total, count = total + loss * (ids.shape[1] - 1), count + ids.shape[1] - 1
+    return math.exp(total / count)
+    # --8<-- [end:perplexity]
+
+
+# --8<-- [start:bleu]
+def overlap_scores(hypotheses, references):
+    """Corpus BLEU and chrF from sacrebleu: n-gram overlap with the reference, in words and in
+    characters. They reward shared surface form, not shared meaning."""
+    import sacrebleu
+
+    return {"BLEU": sacrebleu.corpus_bleu(hypotheses, [references]).score,
+            "chrF": sacrebleu.corpus_chrf(hypotheses, [references]).score}  # fmt: skip
+
+
+ENDINGS = [  # reference, a paraphrase with the same meaning, the reference with its meaning flipped
+    ("The diners brought flowers to say thank you. Ana was happy.",
+     "Ana was delighted: her diners thanked her with flowers.",
+     "The diners brought flowers to say thank you. Ana was upset."),
+    ("A storm flooded the farm, and the day's work was lost. Omar felt miserable.",
+     "Omar was heartbroken after the flood ruined a whole day of work on the farm.",
+     "A storm flooded the farm, and the day's work was lost. Omar felt lucky."),
+    ("The customers left without paying. Lucia was furious.",
+     "Lucia was angry because nobody paid for the food.",
+     "The customers left without paying. Lucia was delighted."),
+    ("An old friend visited the library with good news. Ravi felt proud.",
+     "Ravi's old friend came by the library to share good news, which made him proud.",
+     "An old friend visited the library with bad news. Ravi felt proud."),
+]  # fmt: skip
+# --8<-- [end:bleu]
+
+
+def plot_confusions(reports, path):
+    from matplotlib.figure import Figure
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig = Figure(figsize=(4 * len(reports), 3.6))
+    for ax, (title, r) in zip(fig.subplots(1, len(reports)), reports.items()):
+        ConfusionMatrixDisplay(torch.tensor(r["confusion"]).numpy(), display_labels=["bad day", "good day"]).plot(
+            ax=ax, colorbar=False, values_format="d"
+        )
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser.add_argument("--out", help="folder for metrics.json and metrics.png")
+    args = parser.parse_args(argv)
+
+    from pathlib import Path
+
+    from transformers.utils import logging
+
+    from guide import seed_everything, write_metrics
+    from guide.model import load_causal_lm
+    from step3_pretraining.quality import load_documents
+
+    logging.set_verbosity_error()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    seed_everything(0)
+    tokenizer, model = load_causal_lm(args.model)
+
+    rows = stories("test", 400)
+    probs = [p_positive(model, tokenizer, r["text"], r["person"].split()[0]) for r in rows]
+    labels = [int(r["sentiment"] == "positive") for r in rows]
+    guesses = [int(p > 0.5) for p in probs]
+    # The same model on a skewed test set: every good day, and one bad day in ten
+    bad = [i for i, y in enumerate(labels) if y == 0]
+    skew = [i for i, y in enumerate(labels) if y == 1] + bad[: len(labels) // 20]
+    reports = {
+        "balanced test set, the model": report(labels, guesses),
+        "skewed test set, the model": report([labels[i] for i in skew], [guesses[i] for i in skew]),
+        "skewed test set, always 'good day'": report([labels[i] for i in skew], [1] * len(skew)),
+    }
+    print(f"sentiment of held-out stories, zero-shot: {len(rows)} balanced, {len(skew)} skewed "
+          f"({sum(labels[i] for i in skew) / len(skew):.0%} good days)")  # fmt: skip
+    print(f"| {'':<36} | accuracy | precision | recall | F1 | recall (bad days) | macro F1 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, r in reports.items():
+        print(f"| {name:<36} | {r['accuracy']:.1%} | {r['precision']:.1%} | {r['recall']:.1%} | {r['f1']:.1%} "
+              f"| {r['recall_bad_days']:.1%} | {r['macro_f1']:.1%} |")  # fmt: skip
+
+    docs = load_documents()
+    texts = {"held-out stories": [d["text"] for d in docs if d["kind"] == "story" and d["split"] == "test"][:200],
+             "spam and garbled noise": [d["text"] for d in docs if d["kind"] in ("spam", "garbled")][:200],
+             "stories, words shuffled": []}  # fmt: skip
+    rng = __import__("random").Random(0)
+    for text in texts["held-out stories"]:
+        words = text.split()
+        rng.shuffle(words)
+        texts["stories, words shuffled"].append(" ".join(words))
+    ppl = {name: perplexity(model, tokenizer, t) for name, t in texts.items()}
+    print("perplexity: " + ", ".join(f"{name} {value:.1f}" for name, value in ppl.items()))
+
+    references = [r for r, _, _ in ENDINGS]
+    overlap = {kind: overlap_scores([e[i] for e in ENDINGS], references)
+               for i, kind in ((0, "the reference itself"), (1, "same meaning, new words"),
+                               (2, "one word changed, meaning flipped"))}  # fmt: skip
+    print(f"| candidate ({len(ENDINGS)} sentences) | BLEU | chrF |\n|---|---:|---:|")
+    for kind, s in overlap.items():
+        print(f"| {kind} | {s['BLEU']:.1f} | {s['chrF']:.1f} |")
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        plot_confusions(reports, Path(args.out) / "metrics.png")
+    write_metrics(args.out, "metrics", {"reports": reports, "perplexity": ppl, "overlap": overlap})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Step 6: the counterfactual probe finds exactly the world's skewed jobs, and CDA closes the gap."""
+
+import pytest
+
+from step3_pretraining.world import JOBS, SKEW
+
+
+@pytest.fixture(scope="module")
+def run(run_snippet, guide_model):
+    return run_snippet("step6_evaluation/bias.py", timeout=180)
+
+
+def test_the_probe_flags_exactly_the_skewed_jobs(run):
+    plain = run.metrics("bias")["trained on the bios"]
+    assert sorted(plain["flagged"]) == sorted(SKEW)
+    for job, group in SKEW.items():  # the sign follows the skew: "she" jobs gain from "she"
+        assert (plain["gaps"][job] > 0) == (group == "she")
+    assert all(abs(plain["gaps"][j]) < 0.05 for j in JOBS if j not in SKEW)
+
+
+def test_counterfactual_augmentation_removes_the_gap(run):
+    cda = run.metrics("bias")["with swapped copies (CDA)"]
+    assert cda["flagged"] == [] and max(abs(g) for g in cda["gaps"].values()) < 0.01
+    # the only clue to the job in these bios was the stereotype: without it, chance
+    assert cda["accuracy"] < run.metrics("bias")["trained on the bios"]["accuracy"]
+
+
+def test_page_shows_this_output(run, page_output):
+    page_output("step6_bias", run.stdout)
