@@ -27,3 +27,13 @@ def test_counterfactual_augmentation_removes_the_gap(run):
 
 def test_page_shows_this_output(run, page_output):
     page_output("step6_bias", run.stdout)
+
+
+def test_page_prose_matches_the_run(run):
+    from conftest import REPO
+
+    page = " ".join((REPO / "docs" / "step-6-evaluation.md").read_text(encoding="utf-8").split())
+    assert "The probe flags exactly the six skewed jobs, with the sign of the stereotype." in page
+    assert len(SKEW) == 6
+    assert "Accuracy drops to chance" in page
+    assert run.metrics("bias")["with swapped copies (CDA)"]["accuracy"] <= 1 / len(JOBS) + 0.02

@@ -31,3 +31,13 @@ def test_augmentation_generalises_to_an_unseen_phrasing(run):
 
 def test_page_shows_this_output(run, page_output):
     page_output("step6_continual", run.stdout)
+
+
+def test_page_prose_matches_the_run(run):
+    from conftest import REPO
+
+    page = " ".join((REPO / "docs" / "step-6-evaluation.md").read_text(encoding="utf-8").split())
+    runs = run.metrics("continual")
+    alone, replay = runs["new data only"], runs["new data + 25% replay"]
+    assert "the model learns the new documents as well and keeps the old" in page
+    assert replay[-1]["new: entries"] <= 1.25 * alone[-1]["new: entries"]

@@ -33,3 +33,14 @@ def test_perturbations_change_form_not_answer():
 
 def test_page_shows_this_output(run, page_output):
     page_output("step6_robustness", run.stdout)
+
+
+def test_page_prose_matches_the_run(run):
+    from conftest import REPO
+
+    page = " ".join((REPO / "docs" / "step-6-evaluation.md").read_text(encoding="utf-8").split())
+    table = run.metrics("robustness")
+    assert "The prompt injection, an instruction hidden in the input, flips most answers" in page
+    assert table["prompt injection"]["flipped"] > 0.5
+    assert "A distractor sentence about someone else's bad day barely matters" in page
+    assert table["distractor sentence"]["flipped"] < 0.1
