@@ -25,7 +25,7 @@ def test_reward_model_prefers_the_dpo_policy(run):
     assert table["DPO"]["well-formed"] >= table["SFT (reference)"]["well-formed"]
     assert table["SFT (reference)"]["well-formed"] > table["pre-trained"]["well-formed"]  # SFT: readable answers
     assert (run.out / "dpo.png").stat().st_size > 10_000
-    assert run.seconds < 45 * TIME_SCALE
+    assert run.seconds < 60 * TIME_SCALE  # includes training the cached reward model on a first run
 
 
 @pytest.mark.parametrize("sft_weight", [0.0, 1.0])

@@ -96,27 +96,22 @@ def train_reader(model, tokenizer, people, steps=1000, batch=16, lr=2e-3, seed=0
     """Teach the guide's model to answer from a passage: for people it has read about, the
     passage, the question, and the loss on the answer only. It must learn to find the answer
     sentence's start in the passage and copy what follows: a job for induction heads."""
+    from transformers import DataCollatorForSeq2Seq
+
     rng = random.Random(seed)
     examples = []
     for person in people:
         for kind, (question, stem, _) in QUESTIONS.items():
-            prompt = reader_prompt(
-                passage(person), question.format(name=person["name"]), stem.format(name=person["name"])
-            )
-            examples.append((tokenizer(prompt)["input_ids"], tokenizer(f" {person[kind]}.")["input_ids"]))
+            prompt = tokenizer(reader_prompt(passage(person), question.format(name=person["name"]),
+                                             stem.format(name=person["name"])))["input_ids"]  # fmt: skip
+            reply = tokenizer(f" {person[kind]}.")["input_ids"]
+            examples.append({"input_ids": prompt + reply, "labels": [-100] * len(prompt) + reply})  # answer-only loss
+    pad = DataCollatorForSeq2Seq(tokenizer, return_tensors="pt")  # pads; labels with -100
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     model.train()
     losses = []
     for _ in range(steps):
-        chunk = rng.sample(examples, batch)
-        width = max(len(a) + len(b) for a, b in chunk)
-        ids = torch.full((batch, width), tokenizer.pad_token_id)
-        labels, mask = torch.full_like(ids, -100), torch.zeros_like(ids)
-        for i, (a, b) in enumerate(chunk):
-            ids[i, : len(a) + len(b)] = torch.tensor(a + b)
-            labels[i, len(a) : len(a) + len(b)] = torch.tensor(b)  # the loss is on the answer only
-            mask[i, : len(a) + len(b)] = 1
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss = model(**pad(rng.sample(examples, batch))).loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
