@@ -43,6 +43,7 @@ def server(guide_model, tmp_path_factory):
             else:
                 pytest.fail(f"the server was not ready within 90 s:\n{log.read_text()}")
             client.startup_seconds = time.perf_counter() - start
+            client.log_path = log
             client.headers["X-API-Key"] = KEY
             yield client
     finally:
@@ -131,3 +132,24 @@ def test_openapi_docs_describe_the_limits(server):
 def test_bad_flags_say_what_is_wrong(example, tmp_path):
     proc = example("step7_deployment/app.py", "--port", "70000", cwd=tmp_path, expect_ok=False)
     assert proc.returncode == 2 and "--port must be between 1 and 65535" in proc.stderr
+
+
+def test_metrics_count_requests_latency_and_tokens(server):
+    server.post("/v1/generate", json={"prompt": "Mara Lane is a nurse.", "max_new_tokens": 5})
+    text = server.get("/metrics").text
+    assert 'requests_total{route="/v1/generate",status="200"}' in text
+    assert "request_latency_seconds_bucket" in text and "generation_tokens_per_second_count" in text
+    generated = next(float(line.split()[-1]) for line in text.splitlines() if line.startswith("generated_tokens_total"))
+    assert generated >= 5
+    assert 'status="422"' in text  # errors are counted too
+
+
+def test_planted_personal_data_never_reaches_the_logs(server):
+    pii = ["zoe.quill@example.org", "+44 20 7946 0958", "4111 1111 1111 1111", "Mara Lane"]
+    prompt = f"{pii[3]} wrote from {pii[0]}, phone {pii[1]}, card {pii[2]}."
+    assert server.post("/v1/generate", json={"prompt": prompt, "max_new_tokens": 3}).status_code == 200
+    time.sleep(0.3)  # let the log line be written
+    log = server.log_path.read_text()
+    assert '"route": "/v1/generate"' in log and "[EMAIL]" in log and "[CARD]" in log
+    for item in pii:
+        assert item not in log, f"{item!r} reached the log"

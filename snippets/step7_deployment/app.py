@@ -77,12 +77,60 @@ class RateLimiter:
             # --8<-- [end:guards]
 
 
-def create_app(model_name=None, api_keys=(), rate_limit=120):
+# --8<-- [start:observe]
+def observability(app):
+    """Prometheus metrics at /metrics and one JSON log line per request, with personal data
+    redacted from anything that came from the user."""
+    import logging
+
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+    from starlette.responses import Response
+
+    from step7_deployment.privacy import redact
+
+    registry = CollectorRegistry()
+    requests = Counter("requests", "requests served", ["route", "status"], registry=registry)
+    latency = Histogram("request_latency_seconds", "time to answer", ["route"], registry=registry)
+    tokens = Counter("generated_tokens", "tokens generated", registry=registry)
+    speed = Histogram("generation_tokens_per_second", "tokens per second of each generation", registry=registry,
+                      buckets=(10, 25, 50, 100, 200, 400, 800, 1600))  # fmt: skip
+    log = logging.getLogger("guide.service")
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        start = time.perf_counter()
+        body = (await request.body()).decode("utf-8", "replace")
+        response = await call_next(request)
+        seconds = time.perf_counter() - start
+        route = request.url.path
+        requests.labels(route, str(response.status_code)).inc()
+        latency.labels(route).observe(seconds)
+        log.info(json.dumps({"event": "request", "route": route, "status": response.status_code,
+                             "ms": round(1000 * seconds, 1), "body": redact(body)[:300]}))  # fmt: skip
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics():
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    def count_generation(n_tokens, seconds):
+        tokens.inc(n_tokens)
+        speed.observe(n_tokens / max(seconds, 1e-6))
+
+    return count_generation
+    # --8<-- [end:observe]
+
+
+def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False):
     """The FastAPI application. The model loads in a background thread, so the process answers
     /health at once and /ready only when it can serve."""
     import torch
 
+    from step7_deployment.privacy import redact
+
     app = FastAPI(title="LLM Mastery: the guide's model as a service", version="1.0")
+    count_generation = observability(app)
+    clean = redact if redact_input else (lambda text: text)
     state = {"model": None, "tokenizer": None, "lock": threading.Lock()}
     key_of = api_key_guard(set(api_keys))
     limiter = RateLimiter(rate_limit)
@@ -120,12 +168,14 @@ def create_app(model_name=None, api_keys=(), rate_limit=120):
     @app.post("/v1/generate", response_model=GenerateResponse)
     def generate(req: GenerateRequest, _: str = Depends(guarded)):
         model, tokenizer = ready_model()
-        ids = tokenizer(req.prompt, return_tensors="pt")["input_ids"]
+        ids = tokenizer(clean(req.prompt), return_tensors="pt")["input_ids"]
+        start = time.perf_counter()
         sampling = dict(do_sample=True, temperature=req.temperature) if req.temperature > 0 else dict(do_sample=False)
         with state["lock"], torch.no_grad():  # one generation at a time on this worker
             out = model.generate(ids, max_new_tokens=req.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                                  eos_token_id=tokenizer.eos_token_id, **sampling)  # fmt: skip
         new = out[0, ids.shape[1] :]
+        count_generation(len(new), time.perf_counter() - start)
         return GenerateResponse(text=tokenizer.decode(new, skip_special_tokens=True), tokens=len(new))
 
     @app.post("/v1/generate/stream")
@@ -135,7 +185,7 @@ def create_app(model_name=None, api_keys=(), rate_limit=120):
         from transformers import TextIteratorStreamer
 
         model, tokenizer = ready_model()
-        ids = tokenizer(req.prompt, return_tensors="pt")["input_ids"]
+        ids = tokenizer(clean(req.prompt), return_tensors="pt")["input_ids"]
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         sampling = dict(do_sample=True, temperature=req.temperature) if req.temperature > 0 else dict(do_sample=False)
 
@@ -160,7 +210,7 @@ def create_app(model_name=None, api_keys=(), rate_limit=120):
 
         model, tokenizer = ready_model()
         with state["lock"]:
-            p = p_positive(model, tokenizer, req.text, req.name or req.text.split()[0])
+            p = p_positive(model, tokenizer, clean(req.text), req.name or req.text.split()[0])
         return ClassifyResponse(label="good day" if p > 0.5 else "bad day", p_positive=round(p, 4))
         # --8<-- [end:routes]
 
@@ -179,16 +229,20 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--rate-limit", type=int, default=120, help="requests per minute per API key")
+    parser.add_argument("--redact-input", action="store_true", help="redact personal data before the model sees it")
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error("--port must be between 1 and 65535")
     if args.rate_limit < 1:
         parser.error("--rate-limit must be at least 1")
 
+    import logging
+
     import uvicorn
 
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the JSON lines, one per request
     keys = [k for k in os.environ.get("GUIDE_API_KEYS", "").split(",") if k]
-    app = create_app(args.model, api_keys=keys, rate_limit=args.rate_limit)
+    app = create_app(args.model, api_keys=keys, rate_limit=args.rate_limit, redact_input=args.redact_input)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
