@@ -17,21 +17,18 @@ import torch
 
 # --8<-- [start:kl]
 @torch.no_grad()
-def sequence_log_probs(model, ids, prompt_len, pad_id):
-    """log p(completion | prompt) for each row: the sum over the completion's tokens."""
-    mask = torch.ones_like(ids)
-    mask[:, prompt_len:] = (ids[:, prompt_len:] != pad_id).long()
-    mask[:, :prompt_len] = (ids[:, :prompt_len] != pad_id).long()
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, prompt_len - 1 : -1]
-    token_lp = torch.log_softmax(logits.float(), -1).gather(-1, ids[:, prompt_len:, None]).squeeze(-1)
-    keep = _completion_mask(ids[:, prompt_len:], pad_id)
-    return (token_lp * keep).sum(-1)
+def sequence_log_probs(model, ids, prompt_len, tokenizer):
+    """log p(completion | prompt) for each row of generate()'s output (prompts left-padded): the
+    sum over the completion's tokens up to and including its end-of-text token, with Step 5's
+    DPO helper. What generate() pads after that token is not part of the answer."""
+    from step5_alignment.dpo import completion_log_probs
 
-
-def _completion_mask(completion, pad_id):
-    """1 up to and including the first end-of-text token, 0 after it (pad and eos share an id)."""
-    ended = (completion == pad_id).long().cumsum(-1)
-    return ((ended == 0) | ((ended == 1) & (completion == pad_id))).float()
+    completion = ids[:, prompt_len:]
+    ended = (completion == tokenizer.eos_token_id).long().cumsum(-1)
+    answer = (ended == 0) | ((ended == 1) & (completion == tokenizer.eos_token_id))
+    completion_mask = torch.cat([torch.zeros_like(ids[:, :prompt_len]), answer.long()], 1)
+    attention = ((ids != tokenizer.pad_token_id) & (torch.arange(ids.shape[1]) < prompt_len)).long() | completion_mask
+    return completion_log_probs(model, ids, attention, completion_mask).sum(-1)
 
 
 @torch.no_grad()
@@ -48,9 +45,7 @@ def evaluate(policy, reference, reward, tokenizer, prompts, samples=4):
                           eos_token_id=tokenizer.eos_token_id)  # fmt: skip
     n = enc["input_ids"].shape[1]
     texts = tokenizer.batch_decode(ids[:, n:], skip_special_tokens=True)
-    kl = sequence_log_probs(policy, ids, n, tokenizer.pad_token_id) - sequence_log_probs(
-        reference, ids, n, tokenizer.pad_token_id
-    )
+    kl = sequence_log_probs(policy, ids, n, tokenizer) - sequence_log_probs(reference, ids, n, tokenizer)
     policy.train()
     return {
         "reward": sum(reward(prompts, texts)) / len(texts),
