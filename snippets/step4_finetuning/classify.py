@@ -68,14 +68,14 @@ def with_lora(model, r=8, alpha=16):
 
 
 # --8<-- [start:train]
-def fine_tune(model, tokenizer, train, test, lr, epochs=2, seed=0, device_type="cpu"):
+def fine_tune(model, tokenizer, train, test, lr, epochs=2, seed=0, device_type="cpu", batch_size=16):
     import tempfile
 
     import numpy as np
     from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
 
     args = TrainingArguments(
-        output_dir=tempfile.mkdtemp(), num_train_epochs=epochs, per_device_train_batch_size=16,
+        output_dir=tempfile.mkdtemp(), num_train_epochs=epochs, per_device_train_batch_size=batch_size,
         learning_rate=lr, warmup_steps=10, weight_decay=0.0, lr_scheduler_type="linear",
         eval_strategy="no", save_strategy="no", report_to=[], seed=seed, disable_tqdm=True,
         dataloader_pin_memory=False, use_cpu=device_type == "cpu",

@@ -71,23 +71,10 @@ def counterfactual_gaps(model, tokenizer, held_out, jobs, seed=0):
     # --8<-- [end:probe]
 
 
-def train(model, tokenizer, texts, labels, epochs=3, lr=1e-3, seed=0):
-    import tempfile
-
-    from datasets import Dataset
-    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
-
+def examples(tokenizer, texts, labels):
     enc = tokenizer(texts)
-    data = Dataset.from_dict({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": labels})
-    args = TrainingArguments(
-        output_dir=tempfile.mkdtemp(), num_train_epochs=epochs, per_device_train_batch_size=32, learning_rate=lr,
-        warmup_steps=10, weight_decay=0.0, save_strategy="no", report_to=[], seed=seed, disable_tqdm=True,
-        use_cpu=True, dataloader_pin_memory=False,
-    )  # fmt: skip
-    trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=DataCollatorWithPadding(tokenizer))
-    trainer.remove_callback(PrinterCallback)
-    trainer.train()
-    return model.eval()
+    return [{"input_ids": i, "attention_mask": m, "labels": y}
+            for i, m, y in zip(enc["input_ids"], enc["attention_mask"], labels, strict=True)]  # fmt: skip
 
 
 def main(argv=None):
@@ -99,7 +86,7 @@ def main(argv=None):
     from transformers.utils import logging
 
     from guide import seed_everything, write_metrics
-    from step4_finetuning.classify import load_classifier
+    from step4_finetuning.classify import fine_tune, load_classifier
 
     logging.set_verbosity_error()
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -114,10 +101,10 @@ def main(argv=None):
                          "with swapped copies (CDA)": (augmented, labels + labels)}.items():  # fmt: skip
         seed_everything(0)
         tokenizer, model = load_classifier(args.model, num_labels=len(jobs))
-        train(model, tokenizer, x, y)
-        gaps = counterfactual_gaps(model, tokenizer, test_people, jobs)
-        guess = job_probabilities(model, tokenizer, [bio(p) for p in test_people]).argmax(-1)
-        accuracy = (guess == torch.tensor([jobs.index(p.job) for p in test_people])).float().mean().item()
+        held_out = examples(tokenizer, [bio(p) for p in test_people], [jobs.index(p.job) for p in test_people])
+        accuracy, _ = fine_tune(model, tokenizer, examples(tokenizer, x, y), held_out, lr=1e-3, epochs=3,
+                                batch_size=32)  # fmt: skip
+        gaps = counterfactual_gaps(model.eval(), tokenizer, test_people, jobs)
         results[name] = {"gaps": gaps, "accuracy": accuracy, "flagged": [j for j in jobs if abs(gaps[j]) > THRESHOLD]}
 
     print(f"job guessed from a bio with no job words: {len(train_people)} training bios, {len(test_people)} held out "
