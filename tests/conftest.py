@@ -11,6 +11,7 @@ Set GUIDE_UPDATE_OUTPUTS=1 to rewrite those copies from the fresh run instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -157,3 +158,30 @@ def page_output():
         )
 
     return check
+
+
+# --- Step 7: the service, as a real server on loopback ---------------------------------------
+
+SERVICE_KEYS = ("test-key", "burst-key", "batch-key", "browser-key")
+SERVICE_RATE_LIMIT = 60
+
+
+@pytest.fixture(scope="session")
+def service(guide_model, tmp_path_factory):
+    """app.py started once per session on a free 127.0.0.1 port (keys required, a rate limit),
+    as an httpx client with the first key set. ``.startup_seconds``, ``.log_path``, ``.base``."""
+    import httpx
+
+    from step7_deployment.benchmark import running_server
+
+    log = tmp_path_factory.mktemp("service") / "server.log"
+    env = {"GUIDE_API_KEYS": ",".join(SERVICE_KEYS), "GUIDE_DEVICE": "cpu"}
+    start = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        try:
+            base = stack.enter_context(running_server("--rate-limit", SERVICE_RATE_LIMIT, env=env, log=log))
+        except RuntimeError as err:
+            pytest.fail(f"{err}:\n{log.read_text() if log.exists() else ''}")
+        client = stack.enter_context(httpx.Client(base_url=base, timeout=30, headers={"X-API-Key": SERVICE_KEYS[0]}))
+        client.startup_seconds, client.log_path, client.base = time.perf_counter() - start, log, base
+        yield client

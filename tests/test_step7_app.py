@@ -1,54 +1,20 @@
 """Step 7: the service, started as a real server on 127.0.0.1 and spoken to over HTTP."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import REPO
+from conftest import SERVICE_KEYS, SERVICE_RATE_LIMIT
 
-KEY, BURST = "test-key", "burst-key"
-LIMIT = 30
+KEY, BURST, BATCH = SERVICE_KEYS[:3]
+LIMIT = SERVICE_RATE_LIMIT
 
 
 @pytest.fixture(scope="module")
-def server(guide_model, tmp_path_factory):
-    import httpx
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    env = {**os.environ, "GUIDE_API_KEYS": f"{KEY},{BURST}", "GUIDE_DEVICE": "cpu"}
-    command = [sys.executable, str(REPO / "snippets/step7_deployment/app.py"), "--port", str(port),
-               "--rate-limit", str(LIMIT)]  # fmt: skip
-    with log.open("w") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    start = time.perf_counter()
-    try:
-        with httpx.Client(base_url=base, timeout=10) as client:
-            while time.perf_counter() - start < 90:
-                try:
-                    if client.get("/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None, f"the server exited:\n{log.read_text()}"
-                time.sleep(0.2)
-            else:
-                pytest.fail(f"the server was not ready within 90 s:\n{log.read_text()}")
-            client.startup_seconds = time.perf_counter() - start
-            client.log_path = log
-            client.headers["X-API-Key"] = KEY
-            yield client
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def server(service):
+    return service
 
 
 def test_it_starts_in_a_few_seconds(server):
@@ -153,3 +119,86 @@ def test_planted_personal_data_never_reaches_the_logs(server):
     assert '"route": "/v1/generate"' in log and "[EMAIL]" in log and "[CARD]" in log
     for item in pii:
         assert item not in log, f"{item!r} reached the log"
+
+
+def test_a_prompt_longer_than_the_context_is_a_422_that_says_so(server):
+    r = server.post("/v1/generate", json={"prompt": "1" * 300, "max_new_tokens": 4})  # 300 tokens, 128 fit
+    assert r.status_code == 422 and "exceeds the model's context of 128 tokens" in r.json()["detail"]
+    story = "Mara Lane is a nurse in Ashford. She has a cat called Pepper. " * 5  # fits, but not with 64 more
+    assert server.post("/v1/generate", json={"prompt": story, "max_new_tokens": 8}).status_code == 200
+    r = server.post("/v1/generate", json={"prompt": story, "max_new_tokens": 64})
+    assert r.status_code == 422 and "ask for fewer" in r.json()["detail"]
+    r = server.post("/v1/classify", json={"text": "1" * 300})
+    assert r.status_code == 422 and "context" in r.json()["detail"]
+
+
+def test_graphql_gives_the_same_answers_as_rest(server):
+    query = 'query { generate(prompt: "Omar Reed is a baker in Glenrock.", maxNewTokens: 12) { text tokens } }'
+    r = server.post("/graphql", json={"query": query})
+    assert r.status_code == 200 and "errors" not in r.json(), r.text
+    rest = server.post("/v1/generate", json={"prompt": "Omar Reed is a baker in Glenrock.", "max_new_tokens": 12})
+    assert r.json()["data"]["generate"] == rest.json()
+    story = "Mara Lane is a chef in Elmstead. On Monday, the diners brought flowers to say thank you."
+    r = server.post("/graphql", json={"query": f'{{ classify(text: "{story}") {{ label pPositive }} }}'})
+    rest = server.post("/v1/classify", json={"text": story}).json()
+    assert r.json()["data"]["classify"] == {"label": rest["label"], "pPositive": rest["p_positive"]}
+
+
+def test_graphql_enforces_the_same_limits_and_keys(server):
+    too_long = server.post("/graphql", json={"query": '{ generate(prompt: "Hi", maxNewTokens: 1000) { text } }'})
+    assert "max_new_tokens: Input should be less than or equal to 64" in too_long.json()["errors"][0]["message"]
+    no_key = server.post("/graphql", json={"query": '{ generate(prompt: "Hi") { text } }'}, headers={"X-API-Key": "x"})
+    assert "X-API-Key" in no_key.json()["errors"][0]["message"] and no_key.json()["data"] is None
+
+
+def batch_sizes(server):
+    metrics = server.get("/metrics").text
+    value = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines() if line.startswith("batch_size_")}
+    return value["batch_size_count"], value["batch_size_sum"]
+
+
+def test_concurrent_requests_share_batches_and_get_their_own_answers(server):
+    prompts = [f"{name} Lane is a {job} in Ashford." for name, job in
+               zip(["Mara", "Omar", "Lucia", "Priya", "Elena", "Nadia", "Sofia", "Mei"], ["nurse", "baker", "chef",
+                   "pilot", "doctor", "farmer", "painter", "teacher"])]  # fmt: skip
+    asks = [{"prompt": p, "max_new_tokens": 6 + 3 * i} for i, p in enumerate(prompts)]  # different lengths too
+    post = lambda ask: server.post("/v1/generate", json=ask, headers={"X-API-Key": BATCH}).json()  # noqa: E731
+    alone = [post(ask) for ask in asks]
+    count, total = batch_sizes(server)
+    with ThreadPoolExecutor(len(asks)) as pool:
+        together = list(pool.map(post, asks))
+    count2, total2 = batch_sizes(server)
+    assert together == alone  # greedy answers do not depend on the company a request keeps
+    assert total2 - total == len(asks) and count2 - count < len(asks)  # fewer generate() calls than requests
+    assert all(a["tokens"] <= ask["max_new_tokens"] for a, ask in zip(together, asks))  # each its own limit
+
+
+def test_the_chat_page_is_served(server):
+    r = server.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert 'id="chat"' in r.text and "/v1/generate/stream" in r.text and "http" not in r.text.split("<script>")[1]
+
+
+@pytest.fixture(scope="module")
+def impatient_server(guide_model, tmp_path_factory):
+    """A second server whose timeout (1 ms) no generation can meet."""
+    from step7_deployment.benchmark import running_server
+
+    log = tmp_path_factory.mktemp("impatient") / "server.log"
+    with running_server("--timeout", 0.001, env={"GUIDE_API_KEYS": ""}, log=log) as base:
+        import httpx
+
+        with httpx.Client(base_url=base, timeout=30) as client:
+            yield client
+
+
+def test_a_request_that_runs_past_the_timeout_is_a_504_and_the_worker_lives_on(impatient_server):
+    r = impatient_server.post("/v1/generate", json={"prompt": "Mara Lane is a nurse.", "max_new_tokens": 64})
+    assert r.status_code == 504 and "timeout" in r.json()["detail"]
+    with impatient_server.stream(
+        "POST", "/v1/generate/stream", json={"prompt": "Mara Lane", "max_new_tokens": 64}
+    ) as s:
+        lines = list(s.iter_lines())
+    assert "event: error" in lines and any("timeout" in line for line in lines)
+    assert impatient_server.get("/health").status_code == 200
+    assert 'status="504"' in impatient_server.get("/metrics").text

@@ -1,20 +1,25 @@
-"""A real service around the guide's model: generation (whole or streamed), classification,
-input limits, API keys, rate limits, health and readiness probes.
+"""A real service around the guide's model: generation (whole or streamed, micro-batched),
+classification, a chat page, GraphQL beside REST, input limits, API keys, rate limits, timeouts,
+metrics, health and readiness probes.
 
 Run it: ``python snippets/step7_deployment/app.py`` (``--model NAME_OR_PATH``, ``--port 8000``;
-set GUIDE_API_KEYS=key1,key2 to require a key). Then open http://127.0.0.1:8000/docs.
+set GUIDE_API_KEYS=key1,key2 to require a key). Then open http://127.0.0.1:8000 (the chat page)
+or http://127.0.0.1:8000/docs (the OpenAPI docs).
 """
 
 import argparse
+import asyncio
 import json
 import os
 import threading
 import time
 from collections import defaultdict, deque
+from pathlib import Path
 
 # --8<-- [start:limits]
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.responses import StreamingResponse
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
 MAX_PROMPT_CHARS = 400  # the guide's model reads 128 tokens; longer prompts would be cut silently
@@ -42,14 +47,26 @@ class ClassifyRequest(BaseModel):
 class ClassifyResponse(BaseModel):
     label: str
     p_positive: float
-    # --8<-- [end:limits]
+
+
+KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="needed when the server has keys")
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+ERRORS = {code: {"model": Problem, "description": why} for code, why in [
+    (401, "missing or wrong API key"), (429, "rate limit; see Retry-After"), (503, "the model is still loading"),
+    (504, "the request timed out")]}  # fmt: skip
+# --8<-- [end:limits]
 
 
 # --8<-- [start:guards]
 def api_key_guard(keys):
     """401 unless the X-API-Key header holds one of ``keys`` (no keys configured: open)."""
 
-    def check(x_api_key: str | None = Header(default=None)):
+    def check(x_api_key):
         if keys and x_api_key not in keys:
             raise HTTPException(401, "missing or wrong API key: send it in the X-API-Key header")
         return x_api_key or "anonymous"
@@ -80,8 +97,9 @@ class RateLimiter:
 # --8<-- [start:observe]
 def observability(app):
     """Prometheus metrics at /metrics and one JSON log line per request, with personal data
-    redacted from anything that came from the user."""
+    redacted from anything that came from the user. Returns the counters the routes feed."""
     import logging
+    from types import SimpleNamespace
 
     from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
     from starlette.responses import Response
@@ -94,6 +112,8 @@ def observability(app):
     tokens = Counter("generated_tokens", "tokens generated", registry=registry)
     speed = Histogram("generation_tokens_per_second", "tokens per second of each generation", registry=registry,
                       buckets=(10, 25, 50, 100, 200, 400, 800, 1600))  # fmt: skip
+    first = Histogram("time_to_first_token_seconds", "streamed requests: wait for the first token", registry=registry)
+    batch = Histogram("batch_size", "requests per generate() call", registry=registry, buckets=(1, 2, 4, 8, 16, 32))
     log = logging.getLogger("guide.service")
 
     @app.middleware("http")
@@ -102,7 +122,7 @@ def observability(app):
         body = (await request.body()).decode("utf-8", "replace")
         response = await call_next(request)
         seconds = time.perf_counter() - start
-        route = request.url.path
+        route = request.url.path if request.scope.get("route") else "unmatched"  # no label per random URL
         requests.labels(route, str(response.status_code)).inc()
         latency.labels(route).observe(seconds)
         log.info(json.dumps({"event": "request", "route": route, "status": response.status_code,
@@ -113,44 +133,141 @@ def observability(app):
     def metrics():
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
-    def count_generation(n_tokens, seconds):
+    def generation(n_tokens, seconds):
         tokens.inc(n_tokens)
         speed.observe(n_tokens / max(seconds, 1e-6))
 
-    return count_generation
+    return SimpleNamespace(generation=generation, first_token=first.observe, batch=batch.observe)
     # --8<-- [end:observe]
 
 
-def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False):
+# --8<-- [start:graphql]
+def graphql_router(generate, classify):
+    """GraphQL beside REST: the same two operations, the same limits, keys and rate limit.
+    ``generate(api_key, GenerateRequest)`` and ``classify(api_key, ClassifyRequest)`` are the
+    functions the REST routes use."""
+    import strawberry
+    from pydantic import ValidationError
+    from strawberry.fastapi import GraphQLRouter
+
+    @strawberry.type
+    class Generation:
+        text: str
+        tokens: int
+
+    @strawberry.type
+    class Classification:
+        label: str
+        p_positive: float
+
+    def checked(schema, **fields):  # pydantic's limits, reported as a GraphQL error
+        try:
+            return schema(**fields)
+        except ValidationError as err:
+            raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())) from None
+
+    @strawberry.type
+    class Query:
+        @strawberry.field(description="Continue a text (the REST route is POST /v1/generate).")
+        async def generate(self, info: strawberry.Info, prompt: str, max_new_tokens: int = 32,
+                           temperature: float = 0.0) -> Generation:  # fmt: skip
+            req = checked(GenerateRequest, prompt=prompt, max_new_tokens=max_new_tokens, temperature=temperature)
+            return Generation(**(await generate(info.context["request"].headers.get("x-api-key"), req)).model_dump())
+
+        @strawberry.field(description="P(good day) for a story (the REST route is POST /v1/classify).")
+        async def classify(self, info: strawberry.Info, text: str, name: str | None = None) -> Classification:
+            req = checked(ClassifyRequest, text=text, name=name)
+            return Classification(
+                **(await classify(info.context["request"].headers.get("x-api-key"), req)).model_dump()
+            )
+
+    return GraphQLRouter(strawberry.Schema(query=Query), include_in_schema=False)
+    # --8<-- [end:graphql]
+
+
+def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False, timeout=10.0, max_batch=16,
+               max_wait=0.01, int8=False):  # fmt: skip
     """The FastAPI application. The model loads in a background thread, so the process answers
     /health at once and /ready only when it can serve."""
     import torch
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import FileResponse, JSONResponse
 
+    from step7_deployment.batching import Job, MicroBatcher
     from step7_deployment.privacy import redact
 
     app = FastAPI(title="LLM Mastery: the guide's model as a service", version="1.0")
-    count_generation = observability(app)
+    metrics = observability(app)
     clean = redact if redact_input else (lambda text: text)
-    state = {"model": None, "tokenizer": None, "lock": threading.Lock()}
+    state = {"model": None, "tokenizer": None, "batcher": None}
     key_of = api_key_guard(set(api_keys))
     limiter = RateLimiter(rate_limit)
-
-    def guarded(key: str = Depends(key_of)):
-        limiter(key)
-        return key
 
     def load():
         from guide.model import load_causal_lm
 
         torch.set_num_threads(min(2, torch.get_num_threads()))
-        state["tokenizer"], state["model"] = load_causal_lm(model_name)
+        tokenizer, model = load_causal_lm(model_name)
+        if int8:
+            from step7_deployment.quantize import int8_dynamic
+
+            model = int8_dynamic(model)
+        state["batcher"] = MicroBatcher(model, tokenizer, max_batch, max_wait, on_batch=lambda n, *_: metrics.batch(n))
+        state["tokenizer"], state["model"] = tokenizer, model
 
     threading.Thread(target=load, daemon=True).start()
 
-    def ready_model():
+    # --8<-- [start:serve]
+    def check(api_key):
+        """The API key and the rate limit, for REST and GraphQL alike."""
+        limiter(key_of(api_key))
+
+    def encode(text, new_tokens):
+        """Token ids of a prompt, or a 422 that says what to change."""
         if state["model"] is None:
             raise HTTPException(503, "the model is still loading; poll /ready")
-        return state["model"], state["tokenizer"]
+        ids = state["tokenizer"](clean(text))["input_ids"]
+        context = state["model"].config.max_position_embeddings
+        if not ids:
+            raise HTTPException(422, "the prompt has no text the model can read")
+        if len(ids) + new_tokens > context:
+            raise HTTPException(422, f"the prompt is {len(ids)} tokens; with {new_tokens} new tokens that exceeds "
+                                     f"the model's context of {context} tokens: shorten it or ask for fewer")  # fmt: skip
+        return ids
+
+    async def start_job(api_key, req, on_token):
+        check(api_key)
+        ids = encode(req.prompt, req.max_new_tokens)
+        return state["batcher"].submit(Job(ids, req.max_new_tokens, req.temperature, on_token))
+
+    async def generate_text(api_key, req: GenerateRequest) -> GenerateResponse:
+        loop, finished, start = asyncio.get_running_loop(), asyncio.Event(), time.perf_counter()
+        job = await start_job(api_key, req, lambda token: token is None and loop.call_soon_threadsafe(finished.set))
+        try:
+            await asyncio.wait_for(finished.wait(), timeout)
+        except TimeoutError:
+            job.cancelled = True  # the batch drops it at the next token
+            raise HTTPException(504, f"no answer within the server's {timeout:g} s timeout; ask for fewer tokens "
+                                     "or retry later") from None  # fmt: skip
+        if job.error:
+            raise HTTPException(500, job.error)
+        metrics.generation(len(job.tokens), time.perf_counter() - start)
+        text = state["tokenizer"].decode(job.tokens, skip_special_tokens=True)
+        return GenerateResponse(text=text, tokens=len(job.tokens))
+
+    async def classify_text(api_key, req: ClassifyRequest) -> ClassifyResponse:
+        from step6_evaluation.metrics import p_positive
+
+        check(api_key)
+        name = req.name or req.text.split()[0]
+        encode(f"{req.text} {name} was upset.", 0)  # the longest text the classifier reads must fit
+        work = run_in_threadpool(p_positive, state["model"], state["tokenizer"], clean(req.text), clean(name))
+        try:
+            p = await asyncio.wait_for(work, timeout)
+        except TimeoutError:
+            raise HTTPException(504, f"no answer within the server's {timeout:g} s timeout") from None
+        return ClassifyResponse(label="good day" if p > 0.5 else "bad day", p_positive=round(p, 4))
+        # --8<-- [end:serve]
 
     # --8<-- [start:routes]
     @app.get("/health")
@@ -165,59 +282,62 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False)
             raise HTTPException(503, "loading the model")
         return {"status": "ready"}
 
-    @app.post("/v1/generate", response_model=GenerateResponse)
-    def generate(req: GenerateRequest, _: str = Depends(guarded)):
-        model, tokenizer = ready_model()
-        ids = tokenizer(clean(req.prompt), return_tensors="pt")["input_ids"]
-        start = time.perf_counter()
-        sampling = dict(do_sample=True, temperature=req.temperature) if req.temperature > 0 else dict(do_sample=False)
-        with state["lock"], torch.no_grad():  # one generation at a time on this worker
-            out = model.generate(ids, max_new_tokens=req.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=tokenizer.eos_token_id, **sampling)  # fmt: skip
-        new = out[0, ids.shape[1] :]
-        count_generation(len(new), time.perf_counter() - start)
-        return GenerateResponse(text=tokenizer.decode(new, skip_special_tokens=True), tokens=len(new))
+    @app.post("/v1/generate", response_model=GenerateResponse, responses=ERRORS)
+    async def generate(req: GenerateRequest, api_key: str | None = Security(KEY_HEADER)):
+        """Continue a text. Temperature 0 (the default) is greedy: the same prompt, the same answer."""
+        return await generate_text(api_key, req)
 
-    @app.post("/v1/generate/stream")
-    def generate_stream(req: GenerateRequest, _: str = Depends(guarded)):
+    @app.post("/v1/generate/stream", responses=ERRORS)
+    async def generate_stream(req: GenerateRequest, api_key: str | None = Security(KEY_HEADER)):
         """The same generation as server-sent events: one `data:` line per piece of text as the
-        model produces it, then `event: done`."""
-        from transformers import TextIteratorStreamer
+        model produces it, then `event: done` (or `event: error` with the reason)."""
+        loop, tokens, start = asyncio.get_running_loop(), asyncio.Queue(), time.perf_counter()
+        job = await start_job(api_key, req, lambda token: loop.call_soon_threadsafe(tokens.put_nowait, token))
+        decode = state["tokenizer"].decode
 
-        model, tokenizer = ready_model()
-        ids = tokenizer(clean(req.prompt), return_tensors="pt")["input_ids"]
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        sampling = dict(do_sample=True, temperature=req.temperature) if req.temperature > 0 else dict(do_sample=False)
-
-        def work():
-            with state["lock"], torch.no_grad():
-                model.generate(ids, max_new_tokens=req.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                               eos_token_id=tokenizer.eos_token_id, streamer=streamer, **sampling)  # fmt: skip
-
-        threading.Thread(target=work, daemon=True).start()
-
-        def events():
-            for piece in streamer:
-                if piece:
-                    yield f"data: {json.dumps({'text': piece})}\n\n"
-            yield "event: done\ndata: {}\n\n"
+        async def events():
+            sent, ids = "", []
+            try:
+                while (
+                    token := await asyncio.wait_for(tokens.get(), timeout - (time.perf_counter() - start))
+                ) is not None:
+                    if not ids:
+                        metrics.first_token(time.perf_counter() - start)
+                    ids.append(token)
+                    text = decode(ids, skip_special_tokens=True)
+                    if text.startswith(sent) and len(text) > len(sent) and not text.endswith("\ufffd"):
+                        yield f"data: {json.dumps({'text': text[len(sent) :]})}\n\n"  # only what is new
+                        sent = text
+                text = decode(ids, skip_special_tokens=True)
+                if text.startswith(sent) and len(text) > len(sent):
+                    yield f"data: {json.dumps({'text': text[len(sent) :]})}\n\n"
+                if job.error:
+                    yield f"event: error\ndata: {json.dumps({'detail': job.error})}\n\n"
+                else:
+                    metrics.generation(len(ids), time.perf_counter() - start)
+                    yield f"event: done\ndata: {json.dumps({'tokens': len(ids)})}\n\n"
+            except TimeoutError:
+                yield f"event: error\ndata: {json.dumps({'detail': f'stopped by the {timeout:g} s timeout'})}\n\n"
+            finally:
+                job.cancelled = True  # a client that hung up stops costing compute
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
-    @app.post("/v1/classify", response_model=ClassifyResponse)
-    def classify(req: ClassifyRequest, _: str = Depends(guarded)):
-        from step6_evaluation.metrics import p_positive
+    @app.post("/v1/classify", response_model=ClassifyResponse, responses=ERRORS)
+    async def classify(req: ClassifyRequest, api_key: str | None = Security(KEY_HEADER)):
+        """P(good day) for a story, from the language model itself (Step 6's zero-shot classifier)."""
+        return await classify_text(api_key, req)
 
-        model, tokenizer = ready_model()
-        with state["lock"]:
-            p = p_positive(model, tokenizer, clean(req.text), req.name or req.text.split()[0])
-        return ClassifyResponse(label="good day" if p > 0.5 else "bad day", p_positive=round(p, 4))
+    app.include_router(graphql_router(generate_text, classify_text), prefix="/graphql")
+
+    @app.get("/", include_in_schema=False)
+    def chat_page():
+        """A small chat page that streams the answer (static/chat.html)."""
+        return FileResponse(Path(__file__).with_name("static") / "chat.html")
         # --8<-- [end:routes]
 
     @app.exception_handler(Exception)
     async def crash(_: Request, err: Exception):  # nothing takes the worker down; no traceback leaks
-        from fastapi.responses import JSONResponse
-
         return JSONResponse(status_code=500, content={"detail": f"internal error ({type(err).__name__})"})
 
     return app
@@ -226,15 +346,21 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False)
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept connections from other machines")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--rate-limit", type=int, default=120, help="requests per minute per API key")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds a request may take before a 504")
+    parser.add_argument("--max-batch", type=int, default=16, help="requests per generate() call (1: no batching)")
+    parser.add_argument("--max-wait-ms", type=float, default=10.0, help="how long a batch waits to fill up")
+    parser.add_argument("--int8", action="store_true", help="serve the model with int8 dynamic quantisation")
     parser.add_argument("--redact-input", action="store_true", help="redact personal data before the model sees it")
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error("--port must be between 1 and 65535")
     if args.rate_limit < 1:
         parser.error("--rate-limit must be at least 1")
+    if args.timeout <= 0 or args.max_batch < 1 or args.max_wait_ms < 0:
+        parser.error("--timeout must be positive, --max-batch at least 1 and --max-wait-ms not negative")
 
     import logging
 
@@ -242,7 +368,9 @@ def main(argv=None):
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # the JSON lines, one per request
     keys = [k for k in os.environ.get("GUIDE_API_KEYS", "").split(",") if k]
-    app = create_app(args.model, api_keys=keys, rate_limit=args.rate_limit, redact_input=args.redact_input)
+    app = create_app(args.model, api_keys=keys, rate_limit=args.rate_limit, redact_input=args.redact_input,
+                     timeout=args.timeout, max_batch=args.max_batch, max_wait=args.max_wait_ms / 1000,
+                     int8=args.int8)  # fmt: skip
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
