@@ -103,7 +103,8 @@ def run_snippet(tmp_path_factory):
 # --- keeping the page's copy of an output in step with the code ---------------------------
 
 NUMBER = re.compile(r"[-+]?(?:\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?|\.\d+)")
-VOLATILE = re.compile(r"^\s*(ms|s|sec|seconds|it/s|tokens/s)\b")
+# A time, or a ratio of times written with "×" (speed-ups), differs run to run
+VOLATILE = re.compile(r"^\s*(?:(?:ms|s|sec|seconds|it/s|tokens/s)\b|×)")
 
 
 def _tokens(text: str):
@@ -185,3 +186,38 @@ def service(guide_model, tmp_path_factory):
         client = stack.enter_context(httpx.Client(base_url=base, timeout=30, headers={"X-API-Key": SERVICE_KEYS[0]}))
         client.startup_seconds, client.log_path, client.base = time.perf_counter() - start, log, base
         yield client
+
+
+# --- a real browser: Debian's Chromium, driven by Playwright, never downloaded -------------
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@contextlib.contextmanager
+def chromium():
+    """A headless Chromium (Playwright's Browser); skips the test where none is installed,
+    fails it on CI, where .ci/run installs one."""
+    import shutil
+
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide Debian's chromium (.ci/run installs it)")
+        pytest.skip("needs Chromium for the browser test: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -13,13 +13,14 @@ import http.server
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import pytest
+
+from conftest import chromium
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
@@ -40,16 +41,6 @@ CDN_HOSTS = (
 # MathJax's accessibility code names its speech-rule engine on jsdelivr. It loads only when a
 # reader turns speech on in MathJax's context menu, which mathjax-config.js switches off.
 ALLOWED_CDN_MENTIONS = {"assets/vendor/mathjax/tex-mml-chtml.js": {"cdn.jsdelivr.net"}}
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="session")
@@ -143,22 +134,13 @@ def base_url(site):
 
 @pytest.fixture(scope="module")
 def browser(base_url):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide Debian's chromium (.ci/run installs it)")
-        pytest.skip("needs Chromium for the browser test: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.requests, context.failures = [], []
         context.on("request", lambda r: context.requests.append(r.url))
         context.on("response", lambda r: r.status >= 400 and context.failures.append(f"{r.status} {r.url}"))
         context.on("requestfailed", lambda r: context.failures.append(f"failed {r.url}"))
         yield context
-        browser.close()
 
 
 @pytest.fixture

@@ -296,21 +296,20 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
         decode = state["tokenizer"].decode
 
         async def events():
-            sent, ids = "", []
+            sent, ids, done = "", [], False
             try:
-                while (
-                    token := await asyncio.wait_for(tokens.get(), timeout - (time.perf_counter() - start))
-                ) is not None:
-                    if not ids:
+                while not done:
+                    arrived = [await asyncio.wait_for(tokens.get(), timeout - (time.perf_counter() - start))]
+                    while not tokens.empty():  # under load, tokens pile up: send them as one event
+                        arrived.append(tokens.get_nowait())
+                    done = None in arrived  # None: the job is over
+                    if not ids and arrived[0] is not None:
                         metrics.first_token(time.perf_counter() - start)
-                    ids.append(token)
+                    ids += [t for t in arrived if t is not None]
                     text = decode(ids, skip_special_tokens=True)
-                    if text.startswith(sent) and len(text) > len(sent) and not text.endswith("\ufffd"):
+                    if len(text) > len(sent) and text.startswith(sent) and (done or not text.endswith("\ufffd")):
                         yield f"data: {json.dumps({'text': text[len(sent) :]})}\n\n"  # only what is new
                         sent = text
-                text = decode(ids, skip_special_tokens=True)
-                if text.startswith(sent) and len(text) > len(sent):
-                    yield f"data: {json.dumps({'text': text[len(sent) :]})}\n\n"
                 if job.error:
                     yield f"event: error\ndata: {json.dumps({'detail': job.error})}\n\n"
                 else:

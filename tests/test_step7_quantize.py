@@ -1,0 +1,34 @@
+"""Step 7: int8 dynamic quantisation: half the size, the same quality; on this tiny model, no faster."""
+
+import torch
+
+
+def test_conv1d_swap_changes_nothing_and_int8_changes_little(guide_model):
+    from guide.model import load_causal_lm
+    from step7_deployment.quantize import conv1d_to_linear, int8_dynamic
+
+    tokenizer, model = load_causal_lm()
+    ids = tokenizer("Mara Lane is a nurse in Ashford. On Monday,", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        before = model(ids).logits
+        swapped = conv1d_to_linear(load_causal_lm(log=lambda msg: None)[1])
+        assert not any(type(m).__name__ == "Conv1D" for m in swapped.modules())
+        torch.testing.assert_close(swapped(ids).logits, before, atol=1e-5, rtol=1e-5)  # a pure re-layout
+        quantised = int8_dynamic(swapped)
+        assert sum(type(m).__name__ == "Linear" and "quantized" in type(m).__module__ for m in quantised.modules()) == 9
+        after = quantised(ids).logits
+    assert (after - before).abs().max() < 0.5  # close, not equal: 8-bit weights
+    assert (after.argmax(-1) == before.argmax(-1)).float().mean() > 0.9
+
+
+def test_the_table_shows_half_the_size_and_the_same_quality(run_snippet, guide_model, page_output):
+    run = run_snippet("step7_deployment/quantize.py")
+    page_output("step7_quantize", run.stdout)
+    r = run.metrics("quantize")
+    fp32, int8 = r["float32"], r["int8 dynamic"]
+    assert int8["size_mb"] < 0.6 * fp32["size_mb"]
+    assert abs(int8["perplexity"] - fp32["perplexity"]) < 0.01 * fp32["perplexity"]
+    assert abs(int8["sentiment_accuracy"] - fp32["sentiment_accuracy"]) <= 0.02
+    assert int8["same_greedy_answer"] >= 0.6 and fp32["same_greedy_answer"] == 1.0
+    assert r["mlp_2048"]["int8_ms"] < r["mlp_2048"]["float32_ms"] / 1.5  # where matrices are big, int8 wins
+    assert run.seconds < 30
