@@ -342,7 +342,8 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
     return app
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    """The command line (also what the Dockerfile and the Kubernetes manifest pass)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept connections from other machines")
@@ -360,6 +361,11 @@ def main(argv=None):
         parser.error("--rate-limit must be at least 1")
     if args.timeout <= 0 or args.max_batch < 1 or args.max_wait_ms < 0:
         parser.error("--timeout must be positive, --max-batch at least 1 and --max-wait-ms not negative")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
 
     import logging
 
