@@ -163,7 +163,7 @@ def page_output():
 
 # --- Step 7: the service, as a real server on loopback ---------------------------------------
 
-SERVICE_KEYS = ("test-key", "burst-key", "batch-key", "browser-key")
+SERVICE_KEYS = ("test-key", "burst-key", "batch-key", "browser-key", "client-key")
 SERVICE_RATE_LIMIT = 60
 
 

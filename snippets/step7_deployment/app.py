@@ -7,6 +7,7 @@ set GUIDE_API_KEYS=key1,key2 to require a key). Then open http://127.0.0.1:8000 
 or http://127.0.0.1:8000/docs (the OpenAPI docs).
 """
 
+# --8<-- [start:imports]
 import argparse
 import asyncio
 import json
@@ -16,12 +17,20 @@ import time
 from collections import defaultdict, deque
 from pathlib import Path
 
-# --8<-- [start:limits]
+import torch
 from fastapi import FastAPI, HTTPException, Request, Security
-from fastapi.responses import StreamingResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
+from step7_deployment.batching import Job, MicroBatcher
+from step7_deployment.privacy import redact
+
+# --8<-- [end:imports]
+
+
+# --8<-- [start:limits]
 MAX_PROMPT_CHARS = 400  # the guide's model reads 128 tokens; longer prompts would be cut silently
 MAX_NEW_TOKENS = 64
 
@@ -103,8 +112,6 @@ def observability(app):
 
     from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
     from starlette.responses import Response
-
-    from step7_deployment.privacy import redact
 
     registry = CollectorRegistry()
     requests = Counter("requests", "requests served", ["route", "status"], registry=registry)
@@ -189,15 +196,6 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
                max_wait=0.01, int8=False):  # fmt: skip
     """The FastAPI application. The model loads in a background thread, so the process answers
     /health at once and /ready only when it can serve."""
-    import torch
-    from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import FileResponse, JSONResponse
-
-    from step7_deployment.batching import Job, MicroBatcher
-    from step7_deployment.privacy import redact
-
-    app = FastAPI(title="LLM Mastery: the guide's model as a service", version="1.0")
-    metrics = observability(app)
     clean = redact if redact_input else (lambda text: text)
     state = {"model": None, "tokenizer": None, "batcher": None}
     key_of = api_key_guard(set(api_keys))
@@ -270,6 +268,8 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
         # --8<-- [end:serve]
 
     # --8<-- [start:routes]
+    app = FastAPI(title="LLM Mastery: the guide's model as a service", version="1.0")
+
     @app.get("/health")
     def health():
         """Liveness: the process is up."""
@@ -334,6 +334,8 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
         """A small chat page that streams the answer (static/chat.html)."""
         return FileResponse(Path(__file__).with_name("static") / "chat.html")
         # --8<-- [end:routes]
+
+    metrics = observability(app)
 
     @app.exception_handler(Exception)
     async def crash(_: Request, err: Exception):  # nothing takes the worker down; no traceback leaks

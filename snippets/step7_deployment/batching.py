@@ -4,6 +4,7 @@
 Used by app.py (``--max-batch 1`` turns it off); benchmark.py measures what it buys.
 """
 
+# --8<-- [start:imports]
 import queue
 import threading
 import time
@@ -11,6 +12,8 @@ from dataclasses import dataclass, field
 
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+
+# --8<-- [end:imports]
 
 
 # --8<-- [start:job]

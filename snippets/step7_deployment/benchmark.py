@@ -6,6 +6,7 @@ Run it: ``python snippets/step7_deployment/benchmark.py`` (about a minute). ``--
 writes the table, the numbers and the plot that the Step 7 page shows (docs/generated/).
 """
 
+# --8<-- [start:imports]
 import argparse
 import asyncio
 import contextlib
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+# --8<-- [end:imports]
 
 APP = Path(__file__).with_name("app.py")
 GENERATED = Path(__file__).resolve().parents[2] / "docs" / "generated"

@@ -4,8 +4,11 @@ Run it: ``python snippets/step7_deployment/privacy.py "text"`` prints the redact
 service redacts every prompt before it is logged, and before the model with --redact-input.
 """
 
+# --8<-- [start:imports]
 import re
 import sys
+
+# --8<-- [end:imports]
 
 # --8<-- [start:redact]
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")

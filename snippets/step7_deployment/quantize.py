@@ -5,6 +5,7 @@ Run it: ``python snippets/step7_deployment/quantize.py`` (``--model NAME_OR_PATH
 serves the quantised model with ``app.py --int8``.
 """
 
+# --8<-- [start:imports]
 import argparse
 import io
 import statistics
@@ -12,6 +13,8 @@ import time
 import warnings
 
 import torch
+
+# --8<-- [end:imports]
 
 
 # --8<-- [start:int8]
