@@ -83,12 +83,39 @@ def has_reason(mark: str) -> bool:
     return bool(re.search(r"reason\s*=\s*['\"][^'\"]{8,}", mark))
 
 
+def page_block_class():
+    from pytest_codeblocks.plugin import TestBlock
+
+    class PageBlock(TestBlock):
+        """A page's Python block runs as a reader's script would: in a module of its own (with a
+        ``__name__``, which libraries such as Strawberry rely on), and a failure shows the real
+        traceback rather than pytest-codeblocks' one-line summary."""
+
+        def runtest(self):
+            if self.obj.syntax != "python" or self.obj.expected_output is not None:
+                return super().runtest()
+            import sys
+            import types
+
+            module = types.ModuleType("__page__")
+            sys.modules["__page__"] = module
+            try:
+                # dont_inherit: this file's `from __future__ import annotations` must not leak in
+                name = f"{self.path.name} (block at expanded line {self.obj.lineno})"
+                exec(compile(self.obj.code, name, "exec", dont_inherit=True), module.__dict__)
+            finally:
+                sys.modules.pop("__page__", None)
+
+    return PageBlock
+
+
 class MarkdownPage(pytest.File):
     """One Markdown page; each of its python/bash blocks becomes a test item."""
 
     def collect(self):
         from pytest_codeblocks.main import extract_from_buffer
-        from pytest_codeblocks.plugin import TestBlock
+
+        PageBlock = page_block_class()  # noqa: N806
 
         raw = expand_snippets(self.path.read_text(encoding="utf-8"))
         for number, line in enumerate(raw.splitlines(), 1):
@@ -110,7 +137,7 @@ class MarkdownPage(pytest.File):
                     "is skipped without a reason. Every Python block a reader sees must run; write "
                     'why it cannot as <!--pytest.mark.skip(reason="...")-->.'
                 )
-            item = TestBlock.from_parent(parent=self, name=f"line {block.lineno}")
+            item = PageBlock.from_parent(parent=self, name=f"line {block.lineno}")
             item.obj = block
             for mark in block.marks:
                 item.add_marker(eval(mark, {"pytest": pytest, "sys": __import__("sys")}))

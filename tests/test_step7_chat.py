@@ -1,8 +1,10 @@
 """Step 7: the chat page, in a real headless browser, against the real server on loopback."""
 
+import os
+
 import pytest
 
-from conftest import REPO, SERVICE_KEYS, chromium
+from conftest import GENERATED, REPO, SERVICE_KEYS, chromium
 
 PROMPT = "Omar Reed is a baker in Glenrock."
 
@@ -32,6 +34,9 @@ def test_a_reader_types_a_prompt_and_watches_the_answer_stream_in(service):
         status = page.locator("#status").inner_text()
         (REPO / "artifacts" / "screenshots").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(REPO / "artifacts" / "screenshots" / "step7-chat.png"))
+        if os.environ.get("GUIDE_UPDATE_OUTPUTS") == "1":  # the page's picture of the chat, from this run
+            page.set_viewport_size({"width": 900, "height": 460})
+            page.screenshot(path=str(GENERATED / "step7_chat.png"))
 
         assert answer.strip() == expected["text"].strip()  # the streamed pieces add up to the whole answer
         assert stats["pieces"] >= 5  # piece by piece

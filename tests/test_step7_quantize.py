@@ -28,7 +28,7 @@ def test_the_table_shows_half_the_size_and_the_same_quality(run_snippet, guide_m
     fp32, int8 = r["float32"], r["int8 dynamic"]
     assert int8["size_mb"] < 0.6 * fp32["size_mb"]
     assert abs(int8["perplexity"] - fp32["perplexity"]) < 0.01 * fp32["perplexity"]
-    assert abs(int8["sentiment_accuracy"] - fp32["sentiment_accuracy"]) <= 0.02
-    assert int8["same_greedy_answer"] >= 0.6 and fp32["same_greedy_answer"] == 1.0
+    assert abs(int8["sentiment_accuracy"] - fp32["sentiment_accuracy"]) <= 0.01  # "within a point"
+    assert 0.6 <= int8["same_greedy_answer"] < 1.0 and fp32["same_greedy_answer"] == 1.0  # "a minority differ"
     assert r["mlp_2048"]["int8_ms"] < r["mlp_2048"]["float32_ms"] / 1.5  # where matrices are big, int8 wins
     assert run.seconds < 30

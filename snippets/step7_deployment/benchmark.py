@@ -97,6 +97,7 @@ async def load(base, prompts, clients=16, per_client=8, new_tokens=32):
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))],
         "ttft_p50_ms": 1000 * statistics.median(r[1] for r in results),
+        "latencies_ms": [round(1000 * r[0], 1) for r in results],  # each request's, for plots
     }
     # --8<-- [end:load]
 
