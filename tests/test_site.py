@@ -206,6 +206,25 @@ def test_lab_page_shows_outputs_and_plots(visit):
 
 
 @pytest.mark.browser
+def test_step7_shows_the_benchmark_plot_the_chat_and_the_manifests(visit):
+    page = visit("/step-7-deployment/", "step-7")
+    for src in ("step7_benchmark.png", "step7_chat.png"):
+        image = page.locator(f"img[src$='{src}']")
+        image.scroll_into_view_if_needed()
+        page.wait_for_function(
+            f"() => document.querySelector(\"img[src$='{src}']\").naturalWidth > 400", timeout=10_000
+        )
+    text = page.locator("article").inner_text()
+    assert "micro-batches of up to 16" in text and "kind: HorizontalPodAutoscaler" not in text  # a tab, hidden
+    page.get_by_text("HorizontalPodAutoscaler", exact=True).first.click()
+    assert "averageUtilization: 70" in page.locator("article").inner_text()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('div.mermaid')].some(d => d.getBoundingClientRect().height > 80)",
+        timeout=20_000,
+    )
+
+
+@pytest.mark.browser
 def test_search_finds_attention(visit):
     page = visit("/", "search")
     page.wait_for_load_state("networkidle")
