@@ -94,6 +94,7 @@ def page_block_class():
         def runtest(self):
             if self.obj.syntax != "python" or self.obj.expected_output is not None:
                 return super().runtest()
+            import linecache
             import sys
             import types
 
@@ -101,10 +102,26 @@ def page_block_class():
             sys.modules["__page__"] = module
             try:
                 # dont_inherit: this file's `from __future__ import annotations` must not leak in
-                name = f"{self.path.name} (block at expanded line {self.obj.lineno})"
+                name = self.block_name()
+                linecache.cache[name] = (len(self.obj.code), None, self.obj.code.splitlines(True), name)  # tracebacks
                 exec(compile(self.obj.code, name, "exec", dont_inherit=True), module.__dict__)
             finally:
                 sys.modules.pop("__page__", None)
+
+        def block_name(self):
+            return f"{self.path.name} (block at expanded line {self.obj.lineno})"
+
+        def repr_failure(self, excinfo):
+            """The traceback from the block's first line down, with the block's source lines."""
+            import traceback
+
+            tb = excinfo.tb
+            while tb and tb.tb_frame.f_code.co_filename != self.block_name():
+                tb = tb.tb_next
+            return "".join(traceback.format_exception(excinfo.type, excinfo.value, tb or excinfo.tb))
+
+        def reportinfo(self):
+            return self.path, self.obj.lineno, self.name
 
     return PageBlock
 
