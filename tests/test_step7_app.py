@@ -181,11 +181,12 @@ def test_the_chat_page_is_served(server):
 
 @pytest.fixture(scope="module")
 def impatient_server(guide_model, tmp_path_factory):
-    """A second server whose timeout (1 ms) no generation can meet."""
+    """A second server: open (no keys), 10 requests a minute, and a timeout (1 ms) no
+    generation can meet."""
     from step7_deployment.benchmark import running_server
 
     log = tmp_path_factory.mktemp("impatient") / "server.log"
-    with running_server("--timeout", 0.001, env={"GUIDE_API_KEYS": ""}, log=log) as base:
+    with running_server("--timeout", 0.001, "--rate-limit", 10, env={"GUIDE_API_KEYS": ""}, log=log) as base:
         import httpx
 
         with httpx.Client(base_url=base, timeout=30) as client:
@@ -202,3 +203,10 @@ def test_a_request_that_runs_past_the_timeout_is_a_504_and_the_worker_lives_on(i
     assert "event: error" in lines and any("timeout" in line for line in lines)
     assert impatient_server.get("/health").status_code == 200
     assert 'status="504"' in impatient_server.get("/metrics").text
+
+
+def test_an_open_server_limits_by_address_so_invented_keys_buy_nothing(impatient_server):
+    codes = [impatient_server.post("/v1/classify", json={"text": "A day."}, headers={"X-API-Key": f"made-up-{i}"})
+             for i in range(12)]  # fmt: skip
+    assert 429 in [r.status_code for r in codes]
+    assert sum(r.status_code != 429 for r in codes) <= 10  # the stream and generate tests used some too

@@ -73,12 +73,16 @@ ERRORS = {code: {"model": Problem, "description": why} for code, why in [
 
 # --8<-- [start:guards]
 def api_key_guard(keys):
-    """401 unless the X-API-Key header holds one of ``keys`` (no keys configured: open)."""
+    """401 unless the X-API-Key header holds one of ``keys``. Returns whom the rate limit counts
+    the call against: the key, or on an open server (no keys configured) the client's address,
+    so that inventing keys cannot buy more calls."""
 
-    def check(x_api_key):
-        if keys and x_api_key not in keys:
+    def check(x_api_key, address):
+        if not keys:
+            return f"address {address}"
+        if x_api_key not in keys:
             raise HTTPException(401, "missing or wrong API key: send it in the X-API-Key header")
-        return x_api_key or "anonymous"
+        return x_api_key
 
     return check
 
@@ -151,7 +155,7 @@ def observability(app):
 # --8<-- [start:graphql]
 def graphql_router(generate, classify):
     """GraphQL beside REST: the same two operations, the same limits, keys and rate limit.
-    ``generate(api_key, GenerateRequest)`` and ``classify(api_key, ClassifyRequest)`` are the
+    ``generate(request, GenerateRequest)`` and ``classify(request, ClassifyRequest)`` are the
     functions the REST routes use."""
     import strawberry
     from pydantic import ValidationError
@@ -179,14 +183,12 @@ def graphql_router(generate, classify):
         async def generate(self, info: strawberry.Info, prompt: str, max_new_tokens: int = 32,
                            temperature: float = 0.0) -> Generation:  # fmt: skip
             req = checked(GenerateRequest, prompt=prompt, max_new_tokens=max_new_tokens, temperature=temperature)
-            return Generation(**(await generate(info.context["request"].headers.get("x-api-key"), req)).model_dump())
+            return Generation(**(await generate(info.context["request"], req)).model_dump())
 
         @strawberry.field(description="P(good day) for a story (the REST route is POST /v1/classify).")
         async def classify(self, info: strawberry.Info, text: str, name: str | None = None) -> Classification:
             req = checked(ClassifyRequest, text=text, name=name)
-            return Classification(
-                **(await classify(info.context["request"].headers.get("x-api-key"), req)).model_dump()
-            )
+            return Classification(**(await classify(info.context["request"], req)).model_dump())
 
     return GraphQLRouter(strawberry.Schema(query=Query), include_in_schema=False)
     # --8<-- [end:graphql]
@@ -216,9 +218,9 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
     threading.Thread(target=load, daemon=True).start()
 
     # --8<-- [start:serve]
-    def check(api_key):
+    def check(request):
         """The API key and the rate limit, for REST and GraphQL alike."""
-        limiter(key_of(api_key))
+        limiter(key_of(request.headers.get("x-api-key"), request.client.host if request.client else "unknown"))
 
     def encode(text, new_tokens):
         """Token ids of a prompt, or a 422 that says what to change."""
@@ -233,14 +235,14 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
                                      f"the model's context of {context} tokens: shorten it or ask for fewer")  # fmt: skip
         return ids
 
-    async def start_job(api_key, req, on_token):
-        check(api_key)
+    async def start_job(request, req, on_token):
+        check(request)
         ids = encode(req.prompt, req.max_new_tokens)
         return state["batcher"].submit(Job(ids, req.max_new_tokens, req.temperature, on_token))
 
-    async def generate_text(api_key, req: GenerateRequest) -> GenerateResponse:
+    async def generate_text(request: Request, req: GenerateRequest) -> GenerateResponse:
         loop, finished, start = asyncio.get_running_loop(), asyncio.Event(), time.perf_counter()
-        job = await start_job(api_key, req, lambda token: token is None and loop.call_soon_threadsafe(finished.set))
+        job = await start_job(request, req, lambda token: token is None and loop.call_soon_threadsafe(finished.set))
         try:
             await asyncio.wait_for(finished.wait(), timeout)
         except TimeoutError:
@@ -253,10 +255,10 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
         text = state["tokenizer"].decode(job.tokens, skip_special_tokens=True)
         return GenerateResponse(text=text, tokens=len(job.tokens))
 
-    async def classify_text(api_key, req: ClassifyRequest) -> ClassifyResponse:
+    async def classify_text(request: Request, req: ClassifyRequest) -> ClassifyResponse:
         from step6_evaluation.metrics import p_positive
 
-        check(api_key)
+        check(request)
         name = req.name or req.text.split()[0]
         encode(f"{req.text} {name} was upset.", 0)  # the longest text the classifier reads must fit
         work = run_in_threadpool(p_positive, state["model"], state["tokenizer"], clean(req.text), clean(name))
@@ -283,16 +285,16 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
         return {"status": "ready"}
 
     @app.post("/v1/generate", response_model=GenerateResponse, responses=ERRORS)
-    async def generate(req: GenerateRequest, api_key: str | None = Security(KEY_HEADER)):
+    async def generate(req: GenerateRequest, request: Request, _: str | None = Security(KEY_HEADER)):
         """Continue a text. Temperature 0 (the default) is greedy: the same prompt, the same answer."""
-        return await generate_text(api_key, req)
+        return await generate_text(request, req)
 
     @app.post("/v1/generate/stream", responses=ERRORS)
-    async def generate_stream(req: GenerateRequest, api_key: str | None = Security(KEY_HEADER)):
+    async def generate_stream(req: GenerateRequest, request: Request, _: str | None = Security(KEY_HEADER)):
         """The same generation as server-sent events: one `data:` line per piece of text as the
         model produces it, then `event: done` (or `event: error` with the reason)."""
         loop, tokens, start = asyncio.get_running_loop(), asyncio.Queue(), time.perf_counter()
-        job = await start_job(api_key, req, lambda token: loop.call_soon_threadsafe(tokens.put_nowait, token))
+        job = await start_job(request, req, lambda token: loop.call_soon_threadsafe(tokens.put_nowait, token))
         decode = state["tokenizer"].decode
 
         async def events():
@@ -323,9 +325,9 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
         return StreamingResponse(events(), media_type="text/event-stream")
 
     @app.post("/v1/classify", response_model=ClassifyResponse, responses=ERRORS)
-    async def classify(req: ClassifyRequest, api_key: str | None = Security(KEY_HEADER)):
+    async def classify(req: ClassifyRequest, request: Request, _: str | None = Security(KEY_HEADER)):
         """P(good day) for a story, from the language model itself (Step 6's zero-shot classifier)."""
-        return await classify_text(api_key, req)
+        return await classify_text(request, req)
 
     app.include_router(graphql_router(generate_text, classify_text), prefix="/graphql")
 
