@@ -210,3 +210,23 @@ def test_an_open_server_limits_by_address_so_invented_keys_buy_nothing(impatient
              for i in range(12)]  # fmt: skip
     assert 429 in [r.status_code for r in codes]
     assert sum(r.status_code != 429 for r in codes) <= 10  # the stream and generate tests used some too
+
+
+def test_a_model_that_cannot_load_says_why_on_the_probes(guide_model, tmp_path):
+    import httpx
+
+    from step7_deployment.benchmark import running_server
+
+    missing = tmp_path / "no-model-here"
+    with running_server("--model", missing, log=tmp_path / "log", ready_path="/openapi.json") as base:
+        for _ in range(100):  # the load fails in the background, within moments
+            ready = httpx.get(f"{base}/ready")
+            if "could not be loaded" in ready.text:
+                break
+            time.sleep(0.1)
+        assert ready.status_code == 503 and str(missing) in ready.json()["detail"]
+        health = httpx.get(f"{base}/health")
+        assert health.status_code == 500 and "could not be loaded" in health.json()["detail"]  # restart me
+        r = httpx.post(f"{base}/v1/generate", json={"prompt": "Hi"})
+        assert r.status_code == 503 and "could not be loaded" in r.json()["detail"]
+    assert '"event": "load failed"' in (tmp_path / "log").read_text()

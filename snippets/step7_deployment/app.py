@@ -11,6 +11,7 @@ or http://127.0.0.1:8000/docs (the OpenAPI docs).
 import argparse
 import asyncio
 import json
+import logging
 import os
 import threading
 import time
@@ -111,7 +112,6 @@ class RateLimiter:
 def observability(app):
     """Prometheus metrics at /metrics and one JSON log line per request, with personal data
     redacted from anything that came from the user. Returns the counters the routes feed."""
-    import logging
     from types import SimpleNamespace
 
     from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -199,7 +199,7 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
     """The FastAPI application. The model loads in a background thread, so the process answers
     /health at once and /ready only when it can serve."""
     clean = redact if redact_input else (lambda text: text)
-    state = {"model": None, "tokenizer": None, "batcher": None}
+    state = {"model": None, "tokenizer": None, "batcher": None, "failed": None}
     key_of = api_key_guard(set(api_keys))
     limiter = RateLimiter(rate_limit)
 
@@ -207,11 +207,16 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
         from guide.model import load_causal_lm
 
         torch.set_num_threads(min(2, torch.get_num_threads()))
-        tokenizer, model = load_causal_lm(model_name)
-        if int8:
-            from step7_deployment.quantize import int8_dynamic
+        try:
+            tokenizer, model = load_causal_lm(model_name)
+            if int8:
+                from step7_deployment.quantize import int8_dynamic
 
-            model = int8_dynamic(model)
+                model = int8_dynamic(model)
+        except (Exception, SystemExit) as err:  # say why on /health and /ready; the orchestrator restarts us
+            state["failed"] = f"the model could not be loaded: {str(err).removeprefix('error: ')}"[:500]
+            logging.getLogger("guide.service").error(json.dumps({"event": "load failed", "detail": state["failed"]}))
+            return
         state["batcher"] = MicroBatcher(model, tokenizer, max_batch, max_wait, on_batch=lambda n, *_: metrics.batch(n))
         state["tokenizer"], state["model"] = tokenizer, model
 
@@ -225,7 +230,7 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
     def encode(text, new_tokens):
         """Token ids of a prompt, or a 422 that says what to change."""
         if state["model"] is None:
-            raise HTTPException(503, "the model is still loading; poll /ready")
+            raise HTTPException(503, state["failed"] or "the model is still loading; poll /ready")
         ids = state["tokenizer"](clean(text))["input_ids"]
         context = state["model"].config.max_position_embeddings
         if not ids:
@@ -274,14 +279,16 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
 
     @app.get("/health")
     def health():
-        """Liveness: the process is up."""
+        """Liveness: the process is up (and its model has not failed to load)."""
+        if state["failed"]:
+            raise HTTPException(500, state["failed"])
         return {"status": "ok"}
 
     @app.get("/ready")
     def ready():
         """Readiness: the model is loaded and requests will be served."""
         if state["model"] is None:
-            raise HTTPException(503, "loading the model")
+            raise HTTPException(503, state["failed"] or "loading the model")
         return {"status": "ready"}
 
     @app.post("/v1/generate", response_model=GenerateResponse, responses=ERRORS)
@@ -370,8 +377,6 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-
-    import logging
 
     import uvicorn
 

@@ -27,8 +27,9 @@ GENERATED = Path(__file__).resolve().parents[2] / "docs" / "generated"
 
 # --8<-- [start:server]
 @contextlib.contextmanager
-def running_server(*args, env=None, log=None, ready_within=90):
-    """Start app.py on a free 127.0.0.1 port, wait for /ready, yield its base URL, stop it."""
+def running_server(*args, env=None, log=None, ready_within=90, ready_path="/ready"):
+    """Start app.py on a free 127.0.0.1 port, wait until ``ready_path`` answers 200, yield its
+    base URL, stop it."""
     import httpx
 
     with socket.socket() as s:
@@ -45,7 +46,7 @@ def running_server(*args, env=None, log=None, ready_within=90):
             if time.perf_counter() - start > ready_within:
                 raise RuntimeError(f"the server was not ready within {ready_within} s")
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/ready", timeout=5).status_code == 200:
+                if httpx.get(f"{base}{ready_path}", timeout=5).status_code == 200:
                     break
             time.sleep(0.1)
         yield base
