@@ -217,7 +217,7 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
             state["failed"] = f"the model could not be loaded: {str(err).removeprefix('error: ')}"[:500]
             logging.getLogger("guide.service").error(json.dumps({"event": "load failed", "detail": state["failed"]}))
             return
-        state["batcher"] = MicroBatcher(model, tokenizer, max_batch, max_wait, on_batch=lambda n, *_: metrics.batch(n))
+        state["batcher"] = MicroBatcher(model, tokenizer, max_batch, max_wait, on_batch=lambda n: metrics.batch(n))
         state["tokenizer"], state["model"] = tokenizer, model
 
     threading.Thread(target=load, daemon=True).start()

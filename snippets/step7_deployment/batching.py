@@ -80,7 +80,7 @@ class PerRowStop(StoppingCriteria):
 class MicroBatcher:
     """A queue and one worker thread. The worker takes the first waiting job, waits up to
     ``max_wait`` seconds for more (at most ``max_batch`` in all), and runs them as one batch.
-    ``max_batch=1`` is plain one-at-a-time serving."""
+    ``max_batch=1`` is plain one-at-a-time serving; ``on_batch(size)`` is told every batch."""
 
     def __init__(self, model, tokenizer, max_batch=16, max_wait=0.01, on_batch=None):
         self.model, self.tokenizer = model, tokenizer
@@ -100,7 +100,10 @@ class MicroBatcher:
                 batch.append(self.queue.get(timeout=max(0.0, deadline - time.monotonic())))
             except queue.Empty:
                 break
-        return [job for job in batch if not job.cancelled or job.finish()]
+        for job in batch:
+            if job.cancelled:  # its client left while it waited: no compute for it
+                job.finish()
+        return [job for job in batch if not job.cancelled]
 
     def _work(self):
         while True:
@@ -119,6 +122,8 @@ class MicroBatcher:
         start = time.perf_counter()
         for job in batch:
             job.started = start
+        if self.on_batch:
+            self.on_batch(len(batch))  # before any row can finish: whoever sees an answer sees its batch
         tok = self.tokenizer
         width = max(len(job.ids) for job in batch)  # pad on the left, so every prompt ends at the same place
         ids = torch.tensor([[tok.pad_token_id] * (width - len(job.ids)) + job.ids for job in batch])
@@ -135,6 +140,4 @@ class MicroBatcher:
         )
         for job in batch:
             job.finish()
-        if self.on_batch:
-            self.on_batch(len(batch), sum(len(job.tokens) for job in batch), time.perf_counter() - start)
             # --8<-- [end:batcher]
