@@ -13,11 +13,14 @@ CASES = Counter()
 
 @pytest.fixture(scope="module")
 def fuzz_server(guide_model, tmp_path_factory):
-    """Its own server: no rate limit to get in the way, a key to send."""
+    """Its own server: no rate limit to get in the way, a key to send; and, to cover those paths
+    too, the model loaded from its folder by path and served int8-quantised."""
+    from guide.model import guide_model_dir
     from step7_deployment.benchmark import running_server
 
     log = tmp_path_factory.mktemp("fuzz") / "server.log"
-    with running_server("--rate-limit", 1_000_000, env={"GUIDE_API_KEYS": KEY}, log=log) as base:
+    args = ["--rate-limit", 1_000_000, "--model", guide_model_dir(), "--int8"]
+    with running_server(*args, env={"GUIDE_API_KEYS": KEY}, log=log) as base:
         yield base
 
 
@@ -37,7 +40,18 @@ def test_no_generated_request_gets_a_server_error(case):
     assert response.status_code < 500, f"{case.operation.label} -> {response.status_code}: {response.text[:300]}"
 
 
+def test_the_fuzzed_server_serves_the_quantised_model_from_its_folder(fuzz_server):
+    import httpx
+
+    from guide.model import guide_model_dir
+
+    assert httpx.get(f"{fuzz_server}/ready").json() == {
+        "status": "ready",
+        "model": str(guide_model_dir()),
+        "int8": True,
+    }
+
+
 def test_the_fuzzer_sent_at_least_200_requests():
-    print(dict(CASES))
     assert sum(CASES.values()) >= 200, CASES
     assert {"POST /v1/generate", "POST /v1/generate/stream", "POST /v1/classify"} <= set(CASES), CASES

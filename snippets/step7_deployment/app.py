@@ -286,10 +286,10 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
 
     @app.get("/ready")
     def ready():
-        """Readiness: the model is loaded and requests will be served."""
+        """Readiness: the model is loaded and requests will be served (and which model it is)."""
         if state["model"] is None:
             raise HTTPException(503, state["failed"] or "loading the model")
-        return {"status": "ready"}
+        return {"status": "ready", "model": str(model_name or "the guide's model"), "int8": int8}
 
     @app.post("/v1/generate", response_model=GenerateResponse, responses=ERRORS)
     async def generate(req: GenerateRequest, request: Request, _: str | None = Security(KEY_HEADER)):
