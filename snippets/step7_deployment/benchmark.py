@@ -84,7 +84,7 @@ async def load(base, prompts, clients=16, per_client=8, new_tokens=32):
 
     limits = httpx.Limits(max_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-        await one_request(client, prompts[0], new_tokens)  # warm up
+        await asyncio.gather(*(one_request(client, p, new_tokens) for p in prompts[:clients]))  # warm up
         start = time.perf_counter()
         results = [r for rs in await asyncio.gather(*(user(i, client) for i in range(clients))) for r in rs]
         wall = time.perf_counter() - start
