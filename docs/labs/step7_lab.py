@@ -56,7 +56,7 @@ with running_server("--rate-limit", 100000, env={"GUIDE_API_KEYS": ""}) as base:
 print(text)
 fig, ax = plt.subplots(figsize=(7, 3))
 ax.step(*zip(*arrivals), where="post", marker="o", markersize=3)
-ax.set(xlabel="ms since the request", ylabel="characters received", title="server-sent events arriving")
+ax.set(xlabel="ms since the request", ylabel="characters received", title="server-sent events arriving", xlim=(0, None))
 plt.show()
 
 # %% [markdown]

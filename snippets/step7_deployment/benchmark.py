@@ -105,7 +105,7 @@ async def load(base, prompts, clients=16, per_client=8, new_tokens=32):
 
 def table(runs):
     lines = [f"{runs['clients']} concurrent clients on loopback, {runs['per_client']} streamed requests each, "
-             f"{runs['new_tokens']} new tokens per request",  # fmt: skip
+             f"{runs['new_tokens']} new tokens per request:", "",  # fmt: skip
              "| server | requests/s | tokens/s | p50 latency | p99 latency | time to first token (p50) | speed-up |",
              "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     base = runs["results"][0]["tokens_per_s"]
