@@ -30,10 +30,10 @@ warnings.filterwarnings("ignore")  # library deprecation notices are not part of
 import httpx
 import matplotlib.pyplot as plt
 
-from step4_finetuning.classify import stories
+from step4_finetuning.classify import openings
 from step7_deployment.benchmark import load, running_server
 
-prompts = [r["text"].split(". ")[0] + "." for r in stories("test", 64)]
+prompts = openings("test", 64)
 
 # %% [markdown]
 # ## An answer, as it streams

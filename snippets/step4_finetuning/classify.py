@@ -38,6 +38,12 @@ def sentiment_data(tokenizer, n_train=1000, n_test=400):
     # --8<-- [end:data]
 
 
+def openings(split, n):
+    """The first sentence of each of the first n stories ("Ana Reed is a baker in Glenrock."):
+    prompts for generation, used by Step 7's service examples."""
+    return [r["text"].split(". ")[0] + "." for r in stories(split, n)]
+
+
 def load_classifier(name_or_path, num_labels=2, **from_pretrained):
     """The pre-trained language model with a fresh classification head ("score"): two outputs
     here, one for Step 5's reward model. Extra keyword arguments go to from_pretrained (QLoRA

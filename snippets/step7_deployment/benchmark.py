@@ -151,9 +151,9 @@ def main(argv=None):
     if sizes[0] != 1 or min(sizes) < 1 or args.clients < 1 or args.per_client < 1 or not 1 <= args.new_tokens <= 64:
         parser.error("--batches must start with 1; --clients and --per-client at least 1; --new-tokens 1 to 64")
 
-    from step4_finetuning.classify import stories
+    from step4_finetuning.classify import openings
 
-    prompts = [r["text"].split(". ")[0] + "." for r in stories("test", 200)]
+    prompts = openings("test", 200)
     runs = {"clients": args.clients, "per_client": args.per_client, "new_tokens": args.new_tokens,
             "cpu_count": os.cpu_count(), "run": time.strftime("%Y-%m-%dT%H:%M:%S"), "results": []}  # fmt: skip
     for size in sizes:

@@ -53,8 +53,7 @@ def size_mb(model):
 @torch.no_grad()
 def latency_ms(model, tokenizer, prompts, new_tokens=32, batch=1, repeats=5):
     """Median wall time of one greedy generate() of ``new_tokens`` tokens for ``batch`` prompts."""
-    tokenizer.padding_side = "left"
-    enc = tokenizer(prompts[:batch], return_tensors="pt", padding=True)
+    enc = tokenizer(prompts[:batch], return_tensors="pt", padding=True, padding_side="left")
     times = []
     for _ in range(repeats + 1):  # the first call warms up
         start = time.perf_counter()
@@ -90,11 +89,10 @@ def mlp_ms(width, rows=16, repeats=50):
 def compare(models, tokenizer, n_stories=200, n_prompts=50):
     """Latency, size and quality for each model; quality = held-out perplexity, Step 6's
     zero-shot sentiment accuracy, and agreement with the float32 model's greedy tokens."""
-    from step4_finetuning.classify import stories
+    from step4_finetuning.classify import openings, stories
     from step6_evaluation.metrics import p_positive, perplexity
 
-    rows = stories("test", n_stories)
-    prompts = [r["text"].split(". ")[0] + "." for r in rows]
+    rows, prompts = stories("test", n_stories), openings("test", n_stories)
     reference = {p: greedy(models["float32"], tokenizer, p) for p in prompts[:n_prompts]}
     results = {}
     for name, model in models.items():
