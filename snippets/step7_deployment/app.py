@@ -177,11 +177,14 @@ def graphql_router(generate, classify):
         except ValidationError as err:
             raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())) from None
 
+    rest = GenerateRequest.model_fields  # the same defaults as the REST route
+
     @strawberry.type
     class Query:
         @strawberry.field(description="Continue a text (the REST route is POST /v1/generate).")
-        async def generate(self, info: strawberry.Info, prompt: str, max_new_tokens: int = 32,
-                           temperature: float = 0.0) -> Generation:  # fmt: skip
+        async def generate(self, info: strawberry.Info, prompt: str,
+                           max_new_tokens: int = rest["max_new_tokens"].default,
+                           temperature: float = rest["temperature"].default) -> Generation:  # fmt: skip
             req = checked(GenerateRequest, prompt=prompt, max_new_tokens=max_new_tokens, temperature=temperature)
             return Generation(**(await generate(info.context["request"], req)).model_dump())
 
@@ -240,14 +243,14 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
                                      f"the model's context of {context} tokens: shorten it or ask for fewer")  # fmt: skip
         return ids
 
-    async def start_job(request, req, on_token):
+    def start_job(request, req, on_token):
         check(request)
         ids = encode(req.prompt, req.max_new_tokens)
         return state["batcher"].submit(Job(ids, req.max_new_tokens, req.temperature, on_token))
 
     async def generate_text(request: Request, req: GenerateRequest) -> GenerateResponse:
         loop, finished, start = asyncio.get_running_loop(), asyncio.Event(), time.perf_counter()
-        job = await start_job(request, req, lambda token: token is None and loop.call_soon_threadsafe(finished.set))
+        job = start_job(request, req, lambda token: token is None and loop.call_soon_threadsafe(finished.set))
         try:
             await asyncio.wait_for(finished.wait(), timeout)
         except TimeoutError:
@@ -301,7 +304,7 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
         """The same generation as server-sent events: one `data:` line per piece of text as the
         model produces it, then `event: done` (or `event: error` with the reason)."""
         loop, tokens, start = asyncio.get_running_loop(), asyncio.Queue(), time.perf_counter()
-        job = await start_job(request, req, lambda token: loop.call_soon_threadsafe(tokens.put_nowait, token))
+        job = start_job(request, req, lambda token: loop.call_soon_threadsafe(tokens.put_nowait, token))
         decode = state["tokenizer"].decode
 
         async def events():

@@ -30,7 +30,6 @@ class Job:
     done: threading.Event = field(default_factory=threading.Event)
     cancelled: bool = False  # the client gave up (timeout, disconnect): stop spending compute on it
     error: str | None = None
-    started: float | None = None  # when its batch began (the queueing delay ends here)
 
     def finish(self):
         if not self.done.is_set():
@@ -119,18 +118,13 @@ class MicroBatcher:
 
     @torch.no_grad()
     def run(self, batch):
-        start = time.perf_counter()
-        for job in batch:
-            job.started = start
         if self.on_batch:
             self.on_batch(len(batch))  # before any row can finish: whoever sees an answer sees its batch
         tok = self.tokenizer
-        width = max(len(job.ids) for job in batch)  # pad on the left, so every prompt ends at the same place
-        ids = torch.tensor([[tok.pad_token_id] * (width - len(job.ids)) + job.ids for job in batch])
-        mask = torch.tensor([[0] * (width - len(job.ids)) + [1] * len(job.ids) for job in batch])
+        # pad on the left, so that every prompt ends where generation begins
+        enc = tok.pad({"input_ids": [job.ids for job in batch]}, padding_side="left", return_tensors="pt")
         self.model.generate(
-            input_ids=ids,
-            attention_mask=mask,
+            **enc,
             do_sample=True,  # greedy rows are made deterministic by PerRowTemperature
             top_k=0,
             max_new_tokens=max(job.max_new_tokens for job in batch),
