@@ -5,17 +5,17 @@ from a scratch folder outside the repository, with a timeout, forces the CPU so 
 the page, and returns its stdout, stderr, timing and the metrics files it wrote. Each test
 module runs its example once (module-scoped fixture) and asserts on that one run.
 
-``page_output`` compares what a run printed with the copy the page shows (docs/generated/).
-Set GUIDE_UPDATE_OUTPUTS=1 to rewrite those copies from the fresh run instead.
+``page_output`` compares what a run printed, and the figures it measured, with the copy the page
+shows (docs/generated/; the rules are in tests/recorded.py). Set GUIDE_UPDATE_OUTPUTS=1 to
+rewrite those copies from the fresh run instead. Times are never asserted: each run's time is
+printed next to its budget at the end (guide.timing), and only a hang fails.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
-import re
 import subprocess
 import sys
 import time
@@ -24,11 +24,15 @@ from pathlib import Path
 
 import pytest
 
+import recorded  # tests/recorded.py
+from guide.timing import hang_guard, table
+
 REPO = Path(__file__).resolve().parents[1]
-GENERATED = REPO / "docs" / "generated"
-# Time budgets are set for the 2-core machine that runs CI. Runners with other CPUs (the GPU
-# workflow's) scale them with GUIDE_TIME_SCALE instead of editing the tests.
-TIME_SCALE = float(os.environ.get("GUIDE_TIME_SCALE", "1"))
+GENERATED = recorded.GENERATED
+# Each example's wall-clock time in this session, for the table at the end (guide.timing)
+TIMES: dict[str, float] = {}
+# For each recorded output this session compared: None when bit-identical, else the difference
+IDENTICAL: dict[str, str | None] = {}
 
 
 @dataclass
@@ -37,6 +41,13 @@ class SnippetRun:
     stderr: str
     out: Path
     seconds: float
+
+    def figures(self) -> dict | None:
+        """What the run measured, for the record beside its output: the one metrics file it
+        wrote (or {file stem: content} when it wrote several, None when it wrote none)."""
+        files = sorted(self.out.glob("*.json"))
+        loaded = {f.stem: json.loads(f.read_text(encoding="utf-8")) for f in files}
+        return next(iter(loaded.values())) if len(loaded) == 1 else (loaded or None)
 
     def metrics(self, name: str) -> dict:
         path = self.out / f"{name}.json"
@@ -48,18 +59,28 @@ def run_example(
     path: str,
     *args: str,
     cwd: Path,
-    timeout: float = 120,
+    timeout: float | None = None,
     expect_ok: bool = True,
     env: dict | None = None,
     launcher: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess:
     """``python [launcher...] snippets/<path> args...``; ``launcher`` is e.g. ("-m",
-    "torch.distributed.run", "--nproc_per_node=2") for the multi-process examples."""
+    "torch.distributed.run", "--nproc_per_node=2") for the multi-process examples. ``timeout``
+    defaults to the example's hang guard (guide.timing): a test fails on time only when the
+    example hangs; its time goes into the table printed at the end of the run."""
     script = REPO / "snippets" / path
     # GUIDE_DEVICE=cpu so numbers match the page; a --device option still wins
     full_env = {**os.environ, "GUIDE_DEVICE": "cpu", "PYTHONUNBUFFERED": "1", **(env or {})}
     command = [sys.executable, *launcher, str(script), *args]
-    proc = subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    timeout = timeout or hang_guard(path, args)
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`python snippets/{path}` still ran after {timeout:.0f} s, far past its time budget "
+                    "(snippets/guide/timing.py): it hangs", pytrace=False)  # fmt: skip
+    if proc.returncode == 0:
+        TIMES[run_name(path, args)] = time.perf_counter() - start
     if expect_ok and proc.returncode != 0:
         pytest.fail(
             f"`python {' '.join([*launcher, f'snippets/{path}', *args])}` exited {proc.returncode}:\n"
@@ -67,6 +88,43 @@ def run_example(
             pytrace=False,
         )
     return proc
+
+
+# Options whose values are this run's folders, URLs or keys: they do not name the run
+UNLISTED = {"--out", "--save", "--url", "--key", "--model", "--reward-model", "--corpus"}
+
+
+def run_name(path: str, args) -> str:
+    """The run's name in the timing table: the script and the options that change what it does."""
+    kept, args = [], list(args)
+    while args:
+        arg = args.pop(0)
+        if arg in UNLISTED:
+            args = args[1:]
+        else:
+            kept.append(arg)
+    return " ".join([path, *kept])
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Every example's time next to its budget, and artifacts/timings.json for guide.timing."""
+    if not TIMES:
+        return
+    from guide.machine import describe
+
+    terminalreporter.section("example times against their budgets (snippets/guide/timing.py)")
+    terminalreporter.write(f"on {describe()}; speed is never a pass/fail test\n\n{table(TIMES)}")
+    path = REPO / "artifacts" / "timings.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"seconds": TIMES}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if IDENTICAL:
+        same = sorted(k for k, v in IDENTICAL.items() if v is None)
+        terminalreporter.section("recorded outputs, compared digit for digit whatever the platform")
+        terminalreporter.write(f"{len(same)} of {len(IDENTICAL)} bit-identical to docs/generated/\n")
+        for name, problem in sorted(IDENTICAL.items()):
+            if problem:
+                terminalreporter.write(f"  {name}: {problem}\n")
+        (REPO / "artifacts" / "identical.json").write_text(json.dumps(IDENTICAL, indent=2, sort_keys=True) + "\n")
 
 
 @pytest.fixture(scope="session")
@@ -82,16 +140,14 @@ def guide_model(tmp_path_factory) -> SnippetRun:
     later example that needs the model loads this one instead of building its own."""
     out = tmp_path_factory.mktemp("guide")
     start = time.perf_counter()
-    proc = run_example(
-        "step3_pretraining/pretrain.py", "--save", str(out / "guide-model"), "--out", str(out), cwd=out, timeout=240
-    )
+    proc = run_example("step3_pretraining/pretrain.py", "--save", str(out / "guide-model"), "--out", str(out), cwd=out)
     os.environ["GUIDE_MODEL_DIR"] = str(out / "guide-model")
     return SnippetRun(proc.stdout, proc.stderr, out, time.perf_counter() - start)
 
 
 @pytest.fixture(scope="module")
 def run_snippet(tmp_path_factory):
-    def run(path: str, *args: str, timeout: float = 120) -> SnippetRun:
+    def run(path: str, *args: str, timeout: float | None = None) -> SnippetRun:
         out = tmp_path_factory.mktemp(Path(path).stem)
         start = time.perf_counter()
         proc = run_example(path, "--out", str(out), *args, cwd=out, timeout=timeout)
@@ -102,60 +158,30 @@ def run_snippet(tmp_path_factory):
 
 # --- keeping the page's copy of an output in step with the code ---------------------------
 
-NUMBER = re.compile(r"[-+]?(?:\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?|\.\d+)")
-# A time, or a ratio of times written with "×" (speed-ups), differs run to run
-VOLATILE = re.compile(r"^\s*(?:(?:ms|s|sec|seconds|it/s|tokens/s)\b|×)")
-
-
-def _tokens(text: str):
-    """Split text into (kind, value, volatile) tokens; numbers followed by a time unit are
-    volatile (wall-clock time differs run to run) and are not compared."""
-    tokens, pos = [], 0
-    for m in NUMBER.finditer(text):
-        words = text[pos : m.start()].split()
-        tokens += [("word", w, False) for w in words]
-        volatile = bool(VOLATILE.match(text[m.end() : m.end() + 12]))
-        tokens.append(("number", m.group(), volatile))
-        pos = m.end()
-    tokens += [("word", w, False) for w in text[pos:].split()]
-    return tokens
-
-
-def outputs_differ(page: str, fresh: str, rel_tol: float = 0.05, abs_tol: float = 1e-3) -> str | None:
-    """None when ``fresh`` matches ``page``: same words, numbers within tolerance."""
-    a, b = _tokens(page), _tokens(fresh)
-    if len(a) != len(b):
-        return f"the page has {len(a)} tokens, the fresh run printed {len(b)}"
-    for (kind_a, val_a, vol), (kind_b, val_b, _) in zip(a, b):
-        if kind_a != kind_b:
-            return f"page has {val_a!r} where the run printed {val_b!r}"
-        if kind_a == "word" and val_a != val_b:
-            return f"page has {val_a!r} where the run printed {val_b!r}"
-        if kind_a == "number" and not vol:
-            x, y = float(val_a.replace(",", "")), float(val_b.replace(",", ""))
-            if not math.isclose(x, y, rel_tol=rel_tol, abs_tol=abs_tol):
-                return f"page shows {val_a} where the run printed {val_b}"
-    return None
-
 
 @pytest.fixture(scope="session")
 def page_output():
-    """check(name, text): the page's copy docs/generated/<name>.txt must match ``text``.
-    ``always=True`` compares even under GUIDE_COMPARE_OUTPUTS=0 (the GPU tables)."""
+    """check(name, text, metrics=None): docs/generated/<name>.txt must match ``text`` and
+    <name>.run.json the ``metrics`` the run wrote, as tests/recorded.py compares them: strictly
+    on the platform that recorded them, by tolerance elsewhere. GUIDE_UPDATE_OUTPUTS=1 rewrites
+    both from this run (and this platform) instead."""
+    from guide.machine import describe, fingerprint
 
-    def check(name: str, text: str, always: bool = False):
-        if not always and os.environ.get("GUIDE_COMPARE_OUTPUTS", "1") == "0":
-            pytest.skip("GUIDE_COMPARE_OUTPUTS=0: the pages show the CPU workflow's runs, which that workflow checks")
-        path = GENERATED / f"{name}.txt"
+    def check(name: str, text: str, metrics: dict | None = None):
+        platform = fingerprint()
+        if recorded.record_path(name).exists() and (GENERATED / f"{name}.txt").exists():
+            # whatever the platform: is this run bit-identical to the record? (summary at the end)
+            IDENTICAL[name] = recorded.identical(name, text, metrics)
         if os.environ.get("GUIDE_UPDATE_OUTPUTS") == "1":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            recorded.write_record(name, text, metrics, platform)
             return
-        assert path.exists(), f"{path.relative_to(REPO)} is missing: run GUIDE_UPDATE_OUTPUTS=1 pytest"
-        problem = outputs_differ(path.read_text(encoding="utf-8"), text)
+        how, problem = recorded.compare(name, text, metrics, platform)
+        if how.startswith("not compared"):
+            pytest.skip(f"{name}: {how}")
         assert problem is None, (
-            f"{path.relative_to(REPO)} (shown on the page) no longer matches what the example "
-            f"prints: {problem}.\nIf the change is intended, refresh it: GUIDE_UPDATE_OUTPUTS=1 pytest"
+            f"docs/generated/{name} (shown on the page) no longer matches what the example prints, "
+            f"compared {how}ly ({'same platform' if how == 'strict' else 'another platform'}: {describe(platform)}): "
+            f"{problem}.\nIf the change is intended, refresh the record: GUIDE_UPDATE_OUTPUTS=1 pytest"
         )
 
     return check
@@ -185,6 +211,7 @@ def service(guide_model, tmp_path_factory):
             pytest.fail(f"{err}:\n{log.read_text() if log.exists() else ''}")
         client = stack.enter_context(httpx.Client(base_url=base, timeout=30, headers={"X-API-Key": SERVICE_KEYS[0]}))
         client.startup_seconds, client.log_path, client.base = time.perf_counter() - start, log, base
+        TIMES["step7_deployment/app.py"] = client.startup_seconds  # to /ready
         yield client
 
 

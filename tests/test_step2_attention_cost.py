@@ -4,8 +4,6 @@ import json
 
 import pytest
 
-from conftest import TIME_SCALE
-
 
 @pytest.fixture(scope="module")
 def cost(run_snippet):
@@ -34,8 +32,7 @@ def test_plot_is_written(cost):
 
 
 def test_page_shows_this_output(cost, page_output):
-    assert cost.seconds < 20 * TIME_SCALE
-    page_output("step2_attention_cost", cost.stdout)
+    page_output("step2_attention_cost", cost.stdout, cost.figures())
 
 
 @pytest.mark.gpu
@@ -48,4 +45,4 @@ def test_on_the_gpu_the_fused_kernel_saves_memory_too(example, tmp_path, page_ou
     assert 3.5 < ratio < 4.5, f"doubling n should quadruple naive memory, got x{ratio:.2f}"
     assert _peak(rows, "sdpa", 16384) < _peak(rows, "naive", 16384) / 10
     # the first line names the GPU model, which differs between runners
-    page_output("step2_attention_cost_cuda", proc.stdout.split("\n", 1)[1], always=True)
+    page_output("step2_attention_cost_cuda", proc.stdout.split("\n", 1)[1])

@@ -1,5 +1,6 @@
 """Step 3: pre-training makes the guide's model, fast, and everything downstream can load it."""
 
+import inspect
 import json
 import math
 import shutil
@@ -7,9 +8,9 @@ import shutil
 import pytest
 import torch
 
-from conftest import REPO, TIME_SCALE
 from step1_basics.first_taste import CORPUS
-from step3_pretraining.pretrain import learning_rate, make_model, token_blocks, train_tokenizer
+from step3_pretraining import world
+from step3_pretraining.pretrain import learning_rate, make_model, token_blocks, train, train_tokenizer
 from step3_pretraining.world import JOBS
 
 
@@ -18,20 +19,35 @@ def log(guide_model):
     return guide_model.metrics("pretrain")
 
 
-def test_perplexity_falls_at_least_tenfold_within_30_seconds(log):
+def test_perplexity_falls_at_least_tenfold(log):
     ratio = math.exp(log["untrained_val_loss"] - log["final_val_loss"])
     assert ratio >= 10, f"perplexity fell only {ratio:.1f}x"
-    budget = 30 * TIME_SCALE
-    assert log["seconds"] <= budget, f"pre-training took {log['seconds']:.1f} s (budget {budget:.0f} s)"
     val = [h["val_loss"] for h in log["history"]]
     assert val[-1] < val[0] and min(val) == pytest.approx(val[-1], abs=0.05)  # still improving
 
 
+def _known_word_share(samples, vocabulary):
+    import re
+
+    words = [w for s in samples for w in re.findall(r"\S+", s.split(" ", 3)[-1])]  # after the prompt
+    return sum(w.strip(".,!?'\"") in vocabulary for w in words) / max(1, len(words))
+
+
 def test_samples_become_sentences_of_the_world(log):
+    import re
+
+    from step3_pretraining.pretrain import read_corpus
+
     after = log["samples_after"][0]
     assert after.startswith("Mara Reed is a ")
     assert after.split()[4] in JOBS  # "Mara Reed is a <job> in <town>."
-    assert "�" in "".join(log["samples_before"]) or log["samples_before"] != log["samples_after"]
+    # before training the model strings sub-word pieces together; after, it writes the corpus's words
+    vocabulary = {w for doc in read_corpus()["train"] for w in re.findall(r"[^\s.,!?'\"]+", doc)}
+    before, after = (
+        _known_word_share(log["samples_before"], vocabulary),
+        _known_word_share(log["samples_after"], vocabulary),
+    )
+    assert before < 0.7 and after > 0.95, f"share of real words: {before:.2f} before, {after:.2f} after"
 
 
 def test_the_model_is_tiny_with_special_tokens_inside_the_vocabulary(guide_model):
@@ -48,6 +64,7 @@ def test_page_shows_this_output(guide_model, page_output):
     page_output(
         "step3_pretrain",
         guide_model.stdout.replace(str(guide_model.out / "guide-model"), "~/.cache/llm-mastery/guide-model"),
+        guide_model.figures(),
     )
 
 
@@ -162,24 +179,54 @@ def test_helper_refuses_a_stale_cached_model(guide_model, monkeypatch, tmp_path)
         load_causal_lm(build_if_missing=False)
 
 
-def test_page_prose_matches_the_run(log):
-    """Numbers written in the Step 3 prose, checked against what the code does."""
-    from step3_pretraining import world
+def test_bpe_runs_out_of_merges_well_below_the_vocabulary_it_may_use(log):
+    """The page: the corpus has so few words that BPE finds nothing worth merging long before the
+    vocabulary size it is allowed."""
+    allowed = inspect.signature(train_tokenizer).parameters["vocab_size"].default
+    assert log["vocab_size"] < 0.75 * allowed, f"vocabulary {log['vocab_size']} of {allowed} allowed"
 
-    page = " ".join((REPO / "docs" / "step-3-pretraining.md").read_text(encoding="utf-8").split())
-    card = " ".join((REPO / "docs" / "data-card.md").read_text(encoding="utf-8").split())
+
+def test_training_sees_a_little_more_than_one_epoch(log):
+    """The page: steps, not epochs; the default run sees the training split a little over once."""
+    batch_size = inspect.signature(train).parameters["batch_size"].default
+    block_size = inspect.signature(token_blocks).parameters["block_size"].default
+    epochs = log["steps"] * batch_size * block_size / log["train_tokens"]
+    assert 1 < epochs < 2, f"{epochs:.2f} epochs"
+
+
+def test_perplexity_starts_at_about_the_vocabulary_size_and_ends_at_a_few_tokens(log):
+    """The page: the untrained model is guessing among the whole vocabulary; the trained one
+    hesitates between a handful of tokens."""
+    untrained, final = math.exp(log["untrained_val_loss"]), math.exp(log["final_val_loss"])
+    assert 0.8 < untrained / log["vocab_size"] < 1.25, (
+        f"untrained perplexity {untrained:.0f}, vocabulary {log['vocab_size']}"
+    )
+    assert final < 5, f"final perplexity {final:.2f}"
+
+
+def test_pretraining_reads_the_cleaned_training_split(log):
+    """The page reconciles the world's training stories with the documents pre-training reads:
+    cleaning removes a few near-twin stories and lets a few noise documents through."""
+    from step3_pretraining.quality import clean, load_documents
+
+    docs = load_documents()
+    kept, _ = clean(docs)
+    train_stories = sum(d["split"] == "train" and d["kind"] == "story" for d in docs)
+    kept_train = [d for d in kept if d["split"] == "train"]
+    stories_removed = train_stories - sum(d["kind"] == "story" for d in kept_train)
+    noise_kept = sum(d["kind"] != "story" for d in kept_train)
+    assert log["train_documents"] == len(kept_train)
+    assert 0 < stories_removed < 0.01 * train_stories and 0 < noise_kept < 0.01 * train_stories
+
+
+def test_the_world_has_the_people_towns_and_noise_the_page_names():
+    """Generator settings the page states (240 people in 12 towns, 540 noise documents) and the
+    data card's "about 6% web-like noise"."""
     docs, facts = world.generate()
-    people = facts["people"]
-    assert "240 people in 12 towns" in page and sum(p["seen"] for p in people) == 240 and len(world.TOWNS) == 12
-    assert "Step 6 asks about 40 people the model never read about" in page
-    assert sum(not p["seen"] for p in people) == 40
-    assert "mixes 540 such documents" in page and sum(d["kind"] != "story" for d in docs) == 540
-    assert "at about 1,000 tokens" in page and abs(log["vocab_size"] - 1000) < 100
-    assert "310,000-token training split" in page and round(log["train_tokens"], -4) == 310_000
-    assert "200 steps of 16 blocks see about 400,000" in page and log["steps"] * 16 * 128 == 409_600
-    assert "takes about 20 seconds" in page and 10 < log["seconds"] < 30 * TIME_SCALE
-    assert "to between 2 and 3" in page and 2 < math.exp(log["final_val_loss"]) < 3
-    assert "about 6% web-like noise" in card and 0.055 < 540 / len(docs) < 0.065
+    seen = [p for p in facts["people"] if p["seen"]]
+    assert len(seen) == 240 and len({p["town"] for p in seen}) == len(facts["towns"]) == 12
+    noise = sum(d["kind"] != "story" for d in docs)
+    assert noise == 540 and 0.055 < noise / len(docs) < 0.065
 
 
 @pytest.mark.gpu

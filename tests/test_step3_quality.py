@@ -18,7 +18,7 @@ def test_cleaning_finds_the_noise(run):
 
 
 def test_page_shows_this_output(run, page_output):
-    page_output("step3_quality", run.stdout)
+    page_output("step3_quality", run.stdout, run.figures())
 
 
 def test_exact_dedup_ignores_case_and_punctuation():

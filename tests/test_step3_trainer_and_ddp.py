@@ -16,7 +16,7 @@ def test_trainer_lowers_validation_loss(trainer_run, page_output):
     m = trainer_run.metrics("pretrain_trainer")
     assert m["after"] < m["before"] - 4  # perplexity falls by more than e^4 (about 55x)
     assert m["train_losses"][-1] < m["train_losses"][0]
-    page_output("step3_pretrain_trainer", trainer_run.stdout)
+    page_output("step3_pretrain_trainer", trainer_run.stdout, trainer_run.figures())
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_two_processes_stay_in_sync_and_learn(launcher, tmp_path, page_output, r
     launcher = tuple(arg.format(port=port) for arg in launcher)
 
     def launch():
-        return example("step3_pretraining/ddp.py", "--out", str(tmp_path), cwd=tmp_path, timeout=240,
+        return example("step3_pretraining/ddp.py", "--out", str(tmp_path), cwd=tmp_path,
                        launcher=launcher, expect_ok=False)  # fmt: skip
 
     proc = launch()
@@ -64,4 +64,4 @@ def test_two_processes_stay_in_sync_and_learn(launcher, tmp_path, page_output, r
     assert m["checksums"][0] == m["checksums"][1], "the ranks' weights diverged"
     assert m["after"] < m["before"] - 2
     if request.node.callspec.id == "torchrun":
-        page_output("step3_ddp", proc.stdout)
+        page_output("step3_ddp", proc.stdout, m)

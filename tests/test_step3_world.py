@@ -49,4 +49,4 @@ def test_the_documented_job_skew_is_there():
 
 
 def test_page_shows_this_output(run, page_output):
-    page_output("step3_world", run.stdout)
+    page_output("step3_world", run.stdout, run.figures())

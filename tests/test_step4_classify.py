@@ -6,7 +6,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def table(run_snippet, guide_model):
-    return run_snippet("step4_finetuning/classify.py", timeout=240)
+    return run_snippet("step4_finetuning/classify.py")
 
 
 def test_full_fine_tuning_learns_the_task(table):
@@ -23,15 +23,10 @@ def test_lora_reaches_95_percent_of_full_fine_tuning_with_at_most_5_percent_of_p
 
 
 def test_page_shows_this_output(table, page_output):
-    page_output("step4_classify", table.stdout)
+    page_output("step4_classify", table.stdout, table.figures())
 
 
-def test_page_prose_matches_the_run(table):
-    from conftest import REPO
-
-    page = " ".join((REPO / "docs" / "step-4-finetuning.md").read_text(encoding="utf-8").split())
+def test_both_methods_reach_the_top_of_the_scale_so_the_table_compares_costs(table):
+    """The page reads the table as cost savings, not a quality difference: both are near 100%."""
     rows = table.metrics("classify")["rows"]
-    lora = rows["LoRA r=8"]
-    assert "training under 2% of the parameters" in page and lora["trainable"] / lora["total"] < 0.02
-    assert "same 1,000 stories for two epochs and tests on 400 held-out ones" in page
-    assert "both reach the top of the scale" in page and min(r["accuracy"] for r in rows.values()) >= 0.97
+    assert min(r["accuracy"] for r in rows.values()) >= 0.97

@@ -40,4 +40,4 @@ def run(run_snippet):
 
 def test_script_reports_parity(run, page_output):
     assert run.metrics("lora_scratch")["max_gap"] < 1e-6
-    page_output("step4_lora_scratch", run.stdout)
+    page_output("step4_lora_scratch", run.stdout, run.figures())

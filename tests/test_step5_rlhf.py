@@ -3,17 +3,15 @@ get better by the rule; without it the policy games the reward model (reward hac
 
 import pytest
 
-from conftest import TIME_SCALE
-
 
 @pytest.fixture(scope="module")
 def leashed(run_snippet, guide_model):
-    return run_snippet("step5_alignment/rlhf.py", timeout=240)
+    return run_snippet("step5_alignment/rlhf.py")
 
 
 @pytest.fixture(scope="module")
 def unleashed(run_snippet, guide_model):
-    return run_snippet("step5_alignment/rlhf.py", "--beta", "0", timeout=240)
+    return run_snippet("step5_alignment/rlhf.py", "--beta", "0")
 
 
 def test_with_the_leash_reward_rises_and_kl_stays_bounded(leashed):
@@ -22,16 +20,28 @@ def test_with_the_leash_reward_rises_and_kl_stays_bounded(leashed):
     assert last["reward"] >= first["reward"] + 1.5
     assert max(h["kl"] for h in history) <= 5  # nats per answer
     assert last["rule"] >= first["rule"] + 0.5  # and the stories really got better
-    assert last["well_formed"] >= first["well_formed"]
-    assert leashed.seconds < 30 * TIME_SCALE
+    assert last["well_formed"] > first["well_formed"]  # more of the answers are stories
 
 
 def test_without_the_leash_the_policy_hacks_the_reward_model(unleashed):
     history = unleashed.metrics("rlhf")["history"]
     first, last = history[0], history[-1]
     assert last["reward"] >= first["reward"] + 1.5  # the reward model is delighted...
-    assert last["rule"] == -2 and last["well_formed"] == 0  # ...by text that is no story at all
+    assert last["rule"] <= first["rule"] - 1  # ...by text the rule scores far worse than at the start:
+    assert last["well_formed"] < 0.1  # almost none of it is a story any more
     assert last["kl"] > 50
+
+
+def test_without_the_leash_the_policy_leaves_real_text_at_once(leashed, unleashed):
+    """By the first measurement after the start the unleashed policy writes almost no stories and
+    is far from the reference, while the leashed one at the same step is not; its KL keeps
+    growing after that."""
+    leash, free = leashed.metrics("rlhf")["history"], unleashed.metrics("rlhf")["history"]
+    early = free[1]
+    assert early["step"] == leash[1]["step"] < free[-1]["step"]
+    assert free[0]["well_formed"] >= 0.4 and early["well_formed"] < 0.1  # from many stories to almost none
+    assert early["kl"] > 10 and early["kl"] > 5 * leash[1]["kl"]
+    assert free[-1]["kl"] > 2 * early["kl"]
 
 
 def test_kl_estimate_is_zero_for_the_reference_itself(guide_model):
@@ -58,17 +68,5 @@ def test_bad_flags_say_what_is_wrong(example, tmp_path, args, message):
 
 
 def test_page_shows_these_outputs(leashed, unleashed, page_output):
-    page_output("step5_rlhf", leashed.stdout)
-    page_output("step5_rlhf_no_leash", unleashed.stdout)
-
-
-def test_page_prose_matches_the_runs(leashed, unleashed):
-    from conftest import REPO
-
-    page = " ".join((REPO / "docs" / "step-5-alignment.md").read_text(encoding="utf-8").split())
-    leash, free = leashed.metrics("rlhf")["history"], unleashed.metrics("rlhf")["history"]
-    assert "the KL stays at a couple of nats per answer" in page and max(h["kl"] for h in leash) <= 3
-    assert "its score rises and more of the answers are stories" in page
-    assert leash[-1]["rule"] > leash[0]["rule"] and leash[-1]["well_formed"] > leash[0]["well_formed"]
-    assert "Within ten steps the policy has left the text the reward model knows" in page
-    assert free[1]["step"] == 10 and free[1]["well_formed"] < 0.1 and free[1]["kl"] > 10
+    page_output("step5_rlhf", leashed.stdout, leashed.figures())
+    page_output("step5_rlhf_no_leash", unleashed.stdout, unleashed.figures())

@@ -5,7 +5,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def run(run_snippet, guide_model):
-    return run_snippet("step6_evaluation/active_learning.py", timeout=180)
+    return run_snippet("step6_evaluation/active_learning.py")
 
 
 def test_uncertainty_sampling_needs_fewer_labels(run):
@@ -26,4 +26,4 @@ def test_a_bad_target_says_what_to_pass(example, tmp_path):
 
 
 def test_page_shows_this_output(run, page_output):
-    page_output("step6_active_learning", run.stdout)
+    page_output("step6_active_learning", run.stdout, run.figures())

@@ -7,7 +7,7 @@ from step3_pretraining.world import JOBS, SKEW
 
 @pytest.fixture(scope="module")
 def run(run_snippet, guide_model):
-    return run_snippet("step6_evaluation/bias.py", timeout=180)
+    return run_snippet("step6_evaluation/bias.py")
 
 
 def test_the_probe_flags_exactly_the_skewed_jobs(run):
@@ -26,14 +26,13 @@ def test_counterfactual_augmentation_removes_the_gap(run):
 
 
 def test_page_shows_this_output(run, page_output):
-    page_output("step6_bias", run.stdout)
+    page_output("step6_bias", run.stdout, run.figures())
 
 
-def test_page_prose_matches_the_run(run):
-    from conftest import REPO
-
-    page = " ".join((REPO / "docs" / "step-6-evaluation.md").read_text(encoding="utf-8").split())
-    assert "The probe flags exactly the six skewed jobs, with the sign of the stereotype." in page
-    assert len(SKEW) == 6
-    assert "Accuracy drops to chance" in page
-    assert run.metrics("bias")["with swapped copies (CDA)"]["accuracy"] <= 1 / len(JOBS) + 0.02
+def test_with_the_stereotype_gone_accuracy_falls_to_chance(run):
+    """The page: these bios carry no clue to the job but the stereotype. The plain model beats
+    chance through it; with the stereotype taken away by CDA, what is left is a guess."""
+    results = run.metrics("bias")
+    chance = 1 / len(JOBS)
+    assert results["trained on the bios"]["accuracy"] > chance + 0.03
+    assert results["with swapped copies (CDA)"]["accuracy"] <= chance + 0.02

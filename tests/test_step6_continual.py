@@ -3,12 +3,10 @@ phrasings of the new data generalise to a phrasing it never saw."""
 
 import pytest
 
-from conftest import TIME_SCALE
-
 
 @pytest.fixture(scope="module")
 def run(run_snippet, guide_model):
-    return run_snippet("step6_evaluation/continual.py", timeout=240)
+    return run_snippet("step6_evaluation/continual.py")
 
 
 def test_new_data_alone_causes_forgetting_and_replay_prevents_it(run):
@@ -19,7 +17,6 @@ def test_new_data_alone_causes_forgetting_and_replay_prevents_it(run):
     assert replay[-1]["old: stories"] < 1.25 * start  # replay keeps the old skill
     for curve in (alone, replay):  # and both learn the new documents
         assert curve[-1]["new: entries"] < curve[0]["new: entries"] / 100
-    assert run.seconds < 40 * TIME_SCALE
 
 
 def test_augmentation_generalises_to_an_unseen_phrasing(run):
@@ -30,14 +27,12 @@ def test_augmentation_generalises_to_an_unseen_phrasing(run):
 
 
 def test_page_shows_this_output(run, page_output):
-    page_output("step6_continual", run.stdout)
+    page_output("step6_continual", run.stdout, run.figures())
 
 
-def test_page_prose_matches_the_run(run):
-    from conftest import REPO
-
-    page = " ".join((REPO / "docs" / "step-6-evaluation.md").read_text(encoding="utf-8").split())
+def test_replay_learns_the_new_documents_as_well_as_new_data_alone(run):
+    """Replay costs nothing on the new data: its perplexity there ends near the one of training
+    on the new data alone, while the old skill stays (the test above)."""
     runs = run.metrics("continual")
     alone, replay = runs["new data only"], runs["new data + 25% replay"]
-    assert "the model learns the new documents as well and keeps the old" in page
     assert replay[-1]["new: entries"] <= 1.25 * alone[-1]["new: entries"]

@@ -5,7 +5,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def run(run_snippet, guide_model):
-    return run_snippet("step6_evaluation/metrics.py", timeout=180)
+    return run_snippet("step6_evaluation/metrics.py")
 
 
 def test_accuracy_flatters_a_useless_model_on_a_skewed_test_set(run):
@@ -41,4 +41,4 @@ def test_bleu_rewards_form_over_meaning(run):
 
 
 def test_page_shows_this_output(run, page_output):
-    page_output("step6_metrics", run.stdout)
+    page_output("step6_metrics", run.stdout, run.figures())

@@ -9,7 +9,7 @@ from step6_evaluation.robustness import distractor, injection, swaps, typos
 
 @pytest.fixture(scope="module")
 def run(run_snippet, guide_model):
-    return run_snippet("step6_evaluation/robustness.py", timeout=180)
+    return run_snippet("step6_evaluation/robustness.py")
 
 
 def test_each_perturbation_costs_what_the_page_says(run):
@@ -32,15 +32,10 @@ def test_perturbations_change_form_not_answer():
 
 
 def test_page_shows_this_output(run, page_output):
-    page_output("step6_robustness", run.stdout)
+    page_output("step6_robustness", run.stdout, run.figures())
 
 
-def test_page_prose_matches_the_run(run):
-    from conftest import REPO
-
-    page = " ".join((REPO / "docs" / "step-6-evaluation.md").read_text(encoding="utf-8").split())
+def test_prompt_injection_flips_most_answers_and_a_distractor_few(run):
     table = run.metrics("robustness")
-    assert "The prompt injection, an instruction hidden in the input, flips most answers" in page
     assert table["prompt injection"]["flipped"] > 0.5
-    assert "A distractor sentence about someone else's bad day barely matters" in page
     assert table["distractor sentence"]["flipped"] < 0.1

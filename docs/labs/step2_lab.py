@@ -25,12 +25,12 @@ warnings.filterwarnings("ignore", message="IProgress not found")  # no progress 
 import matplotlib.pyplot as plt
 import torch
 
-from guide import seed_everything
+from guide import seed_everything, set_threads
 from step2_architecture.attention import MultiHeadAttention, causal_mask, sinusoidal_positions
 from step2_architecture.attention_cost import measure, plot
 
 seed_everything(0)
-torch.set_num_threads(2)
+set_threads()
 
 # %% [markdown]
 # ## What position signals make attention do

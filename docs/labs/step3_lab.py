@@ -28,8 +28,11 @@ import matplotlib.pyplot as plt
 import torch
 import transformers
 
+from guide import set_threads
 from guide.model import guide_model_dir, load_causal_lm
 from step3_pretraining.pretrain import learning_rate, plot_history
+
+set_threads()  # the examples' thread count, so the lab computes what the pages show
 
 transformers.logging.set_verbosity_error()
 transformers.logging.disable_progress_bar()  # progress bars are noise in a rendered notebook

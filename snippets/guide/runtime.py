@@ -35,6 +35,27 @@ def pick_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+# Threads change floating-point results: a sum split over 4 threads adds in another order than
+# one split over 2. Every example runs on this many, so a 16-core laptop prints what CI prints.
+THREADS = int(os.environ.get("GUIDE_THREADS", "2"))
+
+
+def set_threads(n: int | None = None) -> int:
+    """Use ``n`` (default: $GUIDE_THREADS, else 2) intra-op threads, never more than the machine
+    has. Returns the number set."""
+    n = min(n or THREADS, os.cpu_count() or 1)
+    torch.set_num_threads(n)
+    return n
+
+
+def trainer_device_args(device: torch.device | str | None = None) -> dict:
+    """The TrainingArguments (and TRL config) keys that put a Trainer on ``device``, which
+    defaults to ``pick_device()``, so GUIDE_DEVICE and --device reach Trainer-based examples too.
+    A Trainer otherwise picks the GPU by itself whenever one exists."""
+    device = torch.device(device) if device is not None else pick_device()
+    return {"use_cpu": device.type == "cpu", "dataloader_pin_memory": False}
+
+
 def seed_everything(seed: int = 0) -> None:
     """Seed Python, NumPy and PyTorch so the same machine prints the same numbers."""
     random.seed(seed)

@@ -101,10 +101,10 @@ def main(argv=None):
     if not args.prompt.strip():
         parser.error("--prompt must contain some text")
 
-    from guide import seed_everything, write_metrics
+    from guide import seed_everything, set_threads, write_metrics
 
     seed_everything(0)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     start = time.perf_counter()
     if args.model:
         from guide.model import load_causal_lm
@@ -123,6 +123,9 @@ def main(argv=None):
             model.save_pretrained(args.save)
             print(f"saved to {args.save}")
     result = taste(tokenizer, model, args.prompt)
+    result["parameters"] = sum(p.numel() for p in model.parameters())
+    if not args.model:
+        result["corpus_bytes"] = CORPUS.stat().st_size  # the text the tiny model learned from
     write_metrics(args.out, "first_taste", result)
 
 

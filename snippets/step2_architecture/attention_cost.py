@@ -115,13 +115,13 @@ def main(argv=None):
     if args.lengths and min(args.lengths) < 1:
         parser.error("--lengths must be positive integers, e.g. --lengths 128 256 512")
 
-    from guide import pick_device, seed_everything, write_metrics
+    from guide import pick_device, seed_everything, set_threads, write_metrics
 
     seed_everything(0)
     device = pick_device(args.device)
     if device.type not in ("cpu", "cuda"):
         parser.error(f"memory can be measured on cpu or cuda, not {device.type}; pass --device cpu")
-    torch.set_num_threads(min(2, torch.get_num_threads()))  # the same on every laptop
+    set_threads()
     default = [128, 256, 512, 1024, 2048] if device.type == "cpu" else [1024, 2048, 4096, 8192, 16384]
     print(f"device: {device.type}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
     rows = measure(tuple(args.lengths or default), device=device)

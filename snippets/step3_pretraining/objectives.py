@@ -79,10 +79,10 @@ def main(argv=None):
     if args.steps < 1:
         parser.error("--steps must be at least 1")
 
-    from guide import seed_everything, write_metrics
+    from guide import seed_everything, set_threads, write_metrics
 
     seed_everything(0)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     texts = read_corpus()  # the cleaned small-world corpus, split into train and validation
     tokenizer = train_tokenizer(texts["train"])
     train, val = (token_blocks(tokenizer, texts[s], block_size=64) for s in ("train", "validation"))

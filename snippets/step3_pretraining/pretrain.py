@@ -59,7 +59,7 @@ def token_blocks(tokenizer, texts, block_size=128):
 
 # --8<-- [start:model]
 def make_model(tokenizer, width=128, layers=2, heads=4, context=128):
-    """A GPT-2 of about 0.7M parameters. The special tokens' ids come from our tokenizer, so
+    """A GPT-2 of about 0.54M parameters. The special tokens' ids come from our tokenizer, so
     they lie inside the vocabulary (GPT-2's defaults, 50256, would not)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -231,12 +231,12 @@ def read_corpus(path=None):
 
 def build(save=None, steps=200, out=None, device=None, quiet=False, corpus=None):
     """Everything the command does; later steps call this through guide.load_causal_lm."""
-    from guide import pick_device, seed_everything
+    from guide import pick_device, seed_everything, set_threads
 
     say = (lambda *a: None) if quiet else print
     start = time.perf_counter()
     seed_everything(0)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     device = pick_device(device)
     texts = read_corpus(corpus)
     tokenizer = train_tokenizer(texts["train"])
@@ -268,6 +268,7 @@ def build(save=None, steps=200, out=None, device=None, quiet=False, corpus=None)
         "device": device.type,
         "parameters": n_params,
         "vocab_size": len(tokenizer),
+        "train_documents": len(texts["train"]),
         "train_tokens": train_blocks.numel(),
         "steps": steps,
         "seconds": seconds,
@@ -281,7 +282,7 @@ def build(save=None, steps=200, out=None, device=None, quiet=False, corpus=None)
         save_atomically(tokenizer, model, save, log)
         say(f"saved to {save}")
     if out:
-        from guide import write_metrics
+        from guide import set_threads, write_metrics
 
         write_metrics(out, "pretrain", log)
         plot_history(history, untrained, Path(out) / "loss_curve.png")

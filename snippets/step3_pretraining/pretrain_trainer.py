@@ -72,11 +72,11 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, write_metrics
+    from guide import seed_everything, set_threads, write_metrics
 
     logging.set_verbosity_error()
     seed_everything(0)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     texts = read_corpus()  # the cleaned small-world corpus, split into train and validation
     tokenizer = train_tokenizer(texts["train"])
     train_set, val_set = (Blocks(token_blocks(tokenizer, texts[s])) for s in ("train", "validation"))

@@ -141,7 +141,17 @@ def main(argv=None):
     write_metrics(
         args.out,
         "quality",
-        {"documents": len(docs), "kept": len(keep), "rules": report, "precision": precision, "recall": recall},
+        {
+            "documents": len(docs),
+            "kept": len(keep),
+            "rules": report,
+            "precision": precision,
+            "recall": recall,
+            "megabytes": sum(len(d["text"].encode()) + 1 for d in docs) / 1e6,  # as world.py prints it
+            "train_stories": sum(d["kind"] == "story" and d["split"] == "train" for d in docs),
+            "train_stories_kept": sum(d["kind"] == "story" and d["split"] == "train" for d in keep),
+            "train_noise_kept": sum(d["kind"] != "story" and d["split"] == "train" for d in keep),
+        },
     )
 
 

@@ -198,7 +198,7 @@ def make_people(rng, n_seen=240, n_unseen=40):
 
 # --8<-- [start:story]
 def story(rng, person, town, positive):
-    """Four to six sentences about one person on one day, and the day's sentiment."""
+    """Three to five sentences about one person on one day, and the day's sentiment."""
     place, thing, served = JOBS[person.job]
     first = person.name.split()[0]
     they, obj = person.pronoun.capitalize(), {"she": "her", "he": "him"}[person.pronoun]

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from guide import trainer_device_args
+
 
 # --8<-- [start:data]
 def stories(split, n):
@@ -84,7 +86,7 @@ def fine_tune(model, tokenizer, train, test, lr, epochs=2, seed=0, device_type="
         output_dir=tempfile.mkdtemp(), num_train_epochs=epochs, per_device_train_batch_size=batch_size,
         learning_rate=lr, warmup_steps=10, weight_decay=0.0, lr_scheduler_type="linear",
         eval_strategy="no", save_strategy="no", report_to=[], seed=seed, disable_tqdm=True,
-        dataloader_pin_memory=False, use_cpu=device_type == "cpu",
+        **trainer_device_args(device_type),
     )  # fmt: skip
     trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=DataCollatorWithPadding(tokenizer))
     trainer.remove_callback(PrinterCallback)
@@ -112,14 +114,14 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import pick_device, seed_everything, write_metrics
+    from guide import pick_device, seed_everything, set_threads, write_metrics
 
     device = pick_device(args.device)
     if device.type not in ("cpu", "cuda"):
         parser.error(f"this example runs on cpu or cuda, not {device.type}; pass --device cpu")
     print(f"device: {device.type}")
     logging.set_verbosity_error()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     rows = {}
     for method in ("full fine-tuning", "LoRA r=8"):
         seed_everything(0)

@@ -10,6 +10,8 @@ import time
 
 import torch
 
+from guide import trainer_device_args
+
 # --8<-- [start:template]
 # A chat template turns a list of messages into the exact text the model is trained on. Real
 # chat models ship theirs in tokenizer_config.json; the guide's model gets a minimal one.
@@ -84,7 +86,7 @@ def train_with_trainer(model, tokenizer, examples, steps):
     args = TrainingArguments(
         output_dir=tempfile.mkdtemp(), max_steps=steps, per_device_train_batch_size=16, learning_rate=1e-3,
         warmup_steps=20, lr_scheduler_type="linear", weight_decay=0.0, save_strategy="no", report_to=[],
-        seed=0, disable_tqdm=True, use_cpu=not torch.cuda.is_available(), dataloader_pin_memory=False,
+        seed=0, disable_tqdm=True, **trainer_device_args(),
         remove_unused_columns=False,  # keep our "labels" as they are
     )  # fmt: skip
     trainer = Trainer(model=model, args=args, train_dataset=examples,
@@ -117,11 +119,11 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, write_metrics
+    from guide import seed_everything, set_threads, write_metrics
     from guide.model import load_causal_lm
 
     logging.set_verbosity_error()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     seed_everything(0)
     tokenizer, model = load_causal_lm(args.model)
     tokenizer.chat_template = tokenizer.chat_template or CHAT_TEMPLATE

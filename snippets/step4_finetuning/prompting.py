@@ -117,11 +117,11 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, write_metrics
+    from guide import seed_everything, set_threads, write_metrics
     from guide.model import load_causal_lm
 
     logging.set_verbosity_error()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     seed_everything(0)
     train, test = stories("train", 600), stories("test", 200)
     tokenizer, model = load_causal_lm(args.model)
@@ -153,7 +153,11 @@ def main(argv=None):
         loss = f"{r['loss'][0]:.2f} → {r['loss'][1]:.2f}" if "loss" in r else "–"
         print(f"| {name} | {r['trainable']:,} | {r['trainable'] / total:.2%} | {loss} | {r['accuracy']:.1%} "
               f"| {r['seconds']:.1f} s |")  # fmt: skip
-    write_metrics(args.out, "prompting", {"total": total, "rows": rows})
+    write_metrics(args.out, "prompting", {
+        "total": total, "rows": rows,
+        # the share of the more common label: what always giving one answer scores
+        "majority": max(sum(lab == s for _, lab, _ in test) for s in LABELS) / len(test),
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

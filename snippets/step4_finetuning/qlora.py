@@ -77,14 +77,14 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import pick_device, seed_everything, write_metrics
+    from guide import pick_device, seed_everything, set_threads, write_metrics
 
     logging.set_verbosity_error()
     device = pick_device(args.device)
     if device.type not in ("cpu", "cuda"):
         parser.error(f"bitsandbytes 4-bit runs on cpu or cuda, not {device.type}; pass --device cpu")
     seed_everything(0)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()

@@ -14,6 +14,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from guide import trainer_device_args
+
 # --8<-- [end:imports]
 
 
@@ -73,7 +75,7 @@ def _common_args(steps, lr, batch):
     return dict(
         output_dir=tempfile.mkdtemp(), max_steps=steps, learning_rate=lr, per_device_train_batch_size=batch,
         lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, save_strategy="no", report_to=[],
-        seed=0, disable_tqdm=True, use_cpu=not torch.cuda.is_available(), dataloader_pin_memory=False,
+        seed=0, disable_tqdm=True, **trainer_device_args(),
         logging_steps=10, max_length=128, bf16=False,  # TRL turns bf16 on by default, even on a CPU
     )  # fmt: skip
 
@@ -175,13 +177,13 @@ def main(argv=None):
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging
 
-    from guide import seed_everything, write_metrics
+    from guide import seed_everything, set_threads, write_metrics
     from guide.model import load_causal_lm
     from step5_alignment.preferences import judge
     from step5_alignment.reward_model import score, trained_reward_model
 
     logging.set_verbosity_error()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     rm_tokenizer, reward_model = trained_reward_model(args.reward_model)
     seed_everything(0)
     tokenizer, base = load_causal_lm(args.model)

@@ -12,6 +12,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from guide import trainer_device_args
+
 # --8<-- [end:imports]
 
 
@@ -91,7 +93,7 @@ def train_with_trl(model, tokenizer, train, steps=200, batch=16, lr=3e-4):
     args = RewardConfig(
         output_dir=tempfile.mkdtemp(), max_steps=steps, per_device_train_batch_size=batch, learning_rate=lr,
         lr_scheduler_type="constant", weight_decay=0.0, save_strategy="no", report_to=[], seed=0,
-        disable_tqdm=True, use_cpu=not torch.cuda.is_available(), dataloader_pin_memory=False, logging_steps=20,
+        disable_tqdm=True, **trainer_device_args(), logging_steps=20,
         bf16=False,  # TRL turns bf16 mixed precision on by default, even on a CPU
     )  # fmt: skip
     data = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in train])
@@ -185,11 +187,11 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, write_metrics
+    from guide import seed_everything, set_threads, write_metrics
     from step5_alignment.preferences import KINDS, annotate, preference_pairs
 
     logging.set_verbosity_error()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     seed_everything(0)
     tokenizer, model = load_reward_model(args.model)
     train, test = annotate(preference_pairs("train", 2000)), preference_pairs("test", 400)

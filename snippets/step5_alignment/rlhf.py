@@ -12,6 +12,8 @@ import time
 
 import torch
 
+from guide import trainer_device_args
+
 # --8<-- [end:imports]
 
 
@@ -72,7 +74,7 @@ def optimise(policy, tokenizer, reward, train_prompts, beta, steps=60, lr=5e-4, 
         output_dir=tempfile.mkdtemp(), max_steps=steps, learning_rate=lr, beta=beta,
         num_generations=8, per_device_train_batch_size=batch, max_completion_length=48,
         temperature=1.0, top_k=0, lr_scheduler_type="constant", logging_steps=1, save_strategy="no",
-        report_to=[], seed=0, disable_tqdm=True, use_cpu=not torch.cuda.is_available(), dataloader_pin_memory=False,
+        report_to=[], seed=0, disable_tqdm=True, **trainer_device_args(),
         bf16=False,  # TRL turns bf16 mixed precision on by default, even on a CPU
     )  # fmt: skip
 
@@ -108,13 +110,13 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, write_metrics
+    from guide import seed_everything, set_threads, write_metrics
     from guide.model import load_causal_lm
     from step5_alignment.preferences import preference_pairs
     from step5_alignment.reward_model import score, trained_reward_model
 
     logging.set_verbosity_error()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     rm_tokenizer, reward_model = trained_reward_model(args.reward_model)
 
     @torch.no_grad()

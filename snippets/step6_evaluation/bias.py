@@ -85,11 +85,11 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, write_metrics
+    from guide import seed_everything, set_threads, write_metrics
     from step4_finetuning.classify import fine_tune, load_classifier
 
     logging.set_verbosity_error()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     jobs = sorted(JOBS)
     train_people, test_people = people(1200, seed=11), people(400, seed=12)
     rng = random.Random(0)

@@ -65,13 +65,13 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, write_metrics
+    from guide import seed_everything, set_threads, write_metrics
     from guide.model import load_causal_lm
     from step3_pretraining.quality import load_documents
     from step3_pretraining.world import SEED, make_people
 
     logging.set_verbosity_error()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     tokenizer, _ = load_causal_lm(args.model)
     people = make_people(random.Random(SEED))
     random.Random(0).shuffle(people)

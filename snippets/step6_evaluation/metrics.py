@@ -108,12 +108,12 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, write_metrics
+    from guide import seed_everything, set_threads, write_metrics
     from guide.model import load_causal_lm
     from step3_pretraining.quality import load_documents
 
     logging.set_verbosity_error()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     seed_everything(0)
     tokenizer, model = load_causal_lm(args.model)
 

@@ -133,12 +133,12 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, write_metrics
+    from guide import seed_everything, set_threads, write_metrics
     from guide.model import load_causal_lm
     from step3_pretraining.world import DATA
 
     logging.set_verbosity_error()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     seed_everything(0)
     people = json.loads((DATA / "facts.json").read_text(encoding="utf-8"))["people"]
     passages = [passage(p) for p in people]

@@ -52,16 +52,15 @@ def main(argv=None):
     parser.add_argument("--out", help="folder for robustness.json")
     args = parser.parse_args(argv)
 
-    import torch
     from transformers.utils import logging
 
-    from guide import seed_everything, write_metrics
+    from guide import seed_everything, set_threads, write_metrics
     from guide.model import load_causal_lm
     from step4_finetuning.classify import stories
     from step6_evaluation.metrics import p_positive
 
     logging.set_verbosity_error()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     seed_everything(0)
     tokenizer, model = load_causal_lm(args.model)
     rows = stories("test", 200)

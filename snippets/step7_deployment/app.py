@@ -18,13 +18,13 @@ import time
 from collections import defaultdict, deque
 from pathlib import Path
 
-import torch
 from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
+from guide import set_threads
 from step7_deployment.batching import Job, MicroBatcher
 from step7_deployment.privacy import redact
 
@@ -209,7 +209,7 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
     def load():
         from guide.model import load_causal_lm
 
-        torch.set_num_threads(min(2, torch.get_num_threads()))
+        set_threads()
         try:
             tokenizer, model = load_causal_lm(model_name)
             if int8:

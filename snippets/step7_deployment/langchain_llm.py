@@ -95,10 +95,10 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, write_metrics
+    from guide import seed_everything, set_threads, write_metrics
 
     logging.set_verbosity_error()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    set_threads()
     seed_everything(0)
     # --8<-- [start:run]
     chain = story_chain(GuideLLM(model_name=args.model, temperature=1.0))

@@ -1,0 +1,167 @@
+"""How long each example may take, in one place, and the benchmark that measures it.
+
+Speed is a benchmark, never a pass/fail test: a slower or busier machine is not a broken one.
+The budgets below are what each example should take on the 2-core CPU that CI uses. The test
+suite records the time of every example it runs and prints them next to these budgets at the
+end (and writes artifacts/timings.json); a test fails on time only when an example runs
+``HANG_FACTOR`` times past its budget, which means it hangs, not that the machine is slow.
+
+    python -m guide.timing              # run every example once, print the table
+    python -m guide.timing --only rlhf  # just the examples whose name contains "rlhf"
+    python -m guide.timing --from artifacts/timings.json   # the table of the suite's last run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SNIPPETS = Path(__file__).resolve().parents[1]
+# A test fails on time only past this many budgets: the example hangs. Not a speed check.
+HANG_FACTOR = 10
+# and never sooner than this (an example of a few seconds may wait seconds for a busy core)
+HANG_FLOOR_S = 120
+
+
+@dataclass(frozen=True)
+class Example:
+    script: str  # relative to snippets/
+    args: tuple[str, ...] = ()
+    budget_s: float = 20
+    server: bool = False  # runs until stopped: the budget is its wait from start to /ready
+
+    @property
+    def name(self) -> str:
+        return " ".join([self.script, *self.args])
+
+
+# In the order a reader meets them (later ones use the guide's model that pretrain.py builds).
+EXAMPLES = [
+    Example("step1_basics/first_taste.py", budget_s=20),
+    Example("step2_architecture/architectures.py", budget_s=20),
+    Example("step2_architecture/attention.py", budget_s=20),
+    Example("step2_architecture/attention_cost.py", budget_s=20),
+    Example("step3_pretraining/world.py", budget_s=10),
+    Example("step3_pretraining/pretrain.py", budget_s=30),
+    Example("step3_pretraining/objectives.py", budget_s=25),
+    Example("step3_pretraining/quality.py", budget_s=20),
+    Example("step3_pretraining/pretrain_trainer.py", budget_s=30),
+    Example("step3_pretraining/ddp.py", budget_s=60),
+    Example("step4_finetuning/classify.py", budget_s=60),
+    Example("step4_finetuning/instructions.py", budget_s=30),
+    Example("step4_finetuning/lora_scratch.py", budget_s=20),
+    Example("step4_finetuning/prompting.py", budget_s=30),
+    Example("step4_finetuning/qlora.py", budget_s=30),
+    Example("step5_alignment/preferences.py", budget_s=10),
+    Example("step5_alignment/reward_model.py", budget_s=30),
+    Example("step5_alignment/reward_model.py", ("--trainer", "trl"), budget_s=30),
+    Example("step5_alignment/rlhf.py", budget_s=30),
+    Example("step5_alignment/rlhf.py", ("--beta", "0"), budget_s=30),
+    Example("step5_alignment/dpo.py", budget_s=60),
+    Example("step6_evaluation/metrics.py", budget_s=30),
+    Example("step6_evaluation/human_eval.py", budget_s=10),
+    Example("step6_evaluation/bias.py", budget_s=30),
+    Example("step6_evaluation/robustness.py", budget_s=30),
+    Example("step6_evaluation/continual.py", budget_s=40),
+    Example("step6_evaluation/active_learning.py", budget_s=30),
+    Example("step6_evaluation/rag.py", budget_s=75),
+    Example("step7_deployment/app.py", budget_s=20, server=True),
+    Example("step7_deployment/privacy.py", budget_s=10),
+    Example("step7_deployment/quantize.py", budget_s=30),
+    Example("step7_deployment/client.py", budget_s=30),
+    Example("step7_deployment/langchain_llm.py", budget_s=30),
+    Example("step7_deployment/benchmark.py", ("--batches", "1,16", "--per-client", "3"), budget_s=60),
+    Example("step7_deployment/benchmark.py", budget_s=90),
+]
+
+
+def budget(script: str, args: tuple[str, ...] = ()) -> float:
+    """The budget of ``script`` run with ``args`` (flags the table does not list, such as
+    --out or --save, are ignored); the largest of the script's budgets when no entry matches."""
+    mine = [e for e in EXAMPLES if e.script == script]
+    if not mine:
+        raise KeyError(f"{script} has no time budget: add it to EXAMPLES in snippets/guide/timing.py")
+    exact = [e for e in mine if e.args and all(a in args for a in e.args)]
+    return (exact or [e for e in mine if not e.args] or mine)[0].budget_s
+
+
+def hang_guard(script: str, args: tuple[str, ...] = ()) -> float:
+    """Seconds after which a test gives up on ``script``: it hangs, the machine is not just slow."""
+    return max(HANG_FACTOR * budget(script, args), HANG_FLOOR_S)
+
+
+def table(times: dict[str, float]) -> str:
+    """A Markdown table: each example's time next to its budget, in EXAMPLES order."""
+    budgets = {e.name: e.budget_s for e in EXAMPLES}
+    rows = ["| example | time | budget | |", "|---|---:|---:|---|"]
+    for name, seconds in sorted(times.items(), key=lambda kv: list(budgets).index(kv[0]) if kv[0] in budgets else 999):
+        limit = budgets.get(name)
+        verdict = "" if limit is None else ("over budget" if seconds > limit else "")
+        rows.append(f"| `{name}` | {seconds:.1f} s | {'' if limit is None else f'{limit:.0f} s'} | {verdict} |")
+    return "\n".join(rows) + "\n"
+
+
+def measure(examples: list[Example]) -> dict[str, float]:
+    """Run each example once, serially, as a reader would, into a scratch folder and with a
+    fresh guide model, and return {name: seconds}."""
+    times = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**os.environ, "GUIDE_MODEL_DIR": str(Path(scratch) / "guide-model"), "HF_HUB_OFFLINE": "1",
+               "GUIDE_DEVICE": os.environ.get("GUIDE_DEVICE", "cpu")}  # fmt: skip
+        # the guide's model first: every later example loads it
+        ordered = sorted(examples, key=lambda e: e.script != "step3_pretraining/pretrain.py")
+        for example in ordered:
+            out = Path(scratch) / f"out-{len(times)}"
+            out.mkdir()
+            extra = ("--save", env["GUIDE_MODEL_DIR"]) if example.script == "step3_pretraining/pretrain.py" else ()
+            command = [sys.executable, str(SNIPPETS / example.script), *example.args, *extra, "--out", str(out)]
+            launcher = (
+                ["-m", "torch.distributed.run", "--nproc_per_node=2"] if example.script.endswith("ddp.py") else []
+            )
+            if launcher:
+                command = [sys.executable, *launcher, *command[1:]]
+            start = time.perf_counter()
+            proc = subprocess.run(command, cwd=out, env=env, capture_output=True, text=True,
+                                  timeout=hang_guard(example.script, example.args))  # fmt: skip
+            times[example.name] = time.perf_counter() - start
+            status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+            print(f"{times[example.name]:7.1f} s  {example.name}  {status}", file=sys.stderr, flush=True)
+            if proc.returncode != 0:
+                print(proc.stderr[-2000:], file=sys.stderr)
+    return times
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="run only the examples whose name contains this")
+    parser.add_argument("--from", dest="source", help="print the table of a recorded timings.json instead of running")
+    parser.add_argument("--out", help="also write the times as JSON here")
+    args = parser.parse_args(argv)
+    if args.source:
+        try:
+            times = json.loads(Path(args.source).read_text(encoding="utf-8"))["seconds"]
+        except (OSError, ValueError, KeyError) as err:
+            parser.error(f"cannot read timings from {args.source} ({err}); run pytest first, or drop --from")
+    else:
+        # a server's wait to /ready is timed by the suite (its `service` fixture), not here
+        chosen = [e for e in EXAMPLES if not e.server and (not args.only or args.only in e.name)]
+        if not chosen:
+            parser.error(f"no example's name contains {args.only!r}")
+        times = measure(chosen)
+    if args.out:
+        Path(args.out).write_text(json.dumps({"seconds": times}, indent=2) + "\n", encoding="utf-8")
+    from guide.machine import describe
+
+    print(f"on {describe()}\n")
+    print(table(times), end="")
+
+
+if __name__ == "__main__":
+    main()
