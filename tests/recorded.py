@@ -25,6 +25,7 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATED = REPO / "docs" / "generated"
@@ -119,10 +120,6 @@ def record_path(name: str) -> Path:
     return GENERATED / f"{name}.run.json"
 
 
-def read_record(name: str) -> dict:
-    return json.loads(record_path(name).read_text(encoding="utf-8"))
-
-
 def write_record(name: str, text: str, metrics: dict | None, platform: dict) -> None:
     GENERATED.mkdir(parents=True, exist_ok=True)
     (GENERATED / f"{name}.txt").write_text(text, encoding="utf-8")
@@ -130,33 +127,41 @@ def write_record(name: str, text: str, metrics: dict | None, platform: dict) -> 
     record_path(name).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
+class Comparison(NamedTuple):
+    """How a fresh run was compared with its record, and what it found."""
+
+    how: str  # "strict", "tolerant" or "not compared: <why>"
+    problem: str | None  # the first difference under ``how``, or None
+    exact: str | None  # the first difference at all (times aside), whatever the platform, or None
+
+
 def compare(
     name: str, text: str, metrics: dict | None, platform: dict, folder: Path | None = None
-) -> tuple[str, str | None]:
-    """(how it was compared, the first difference or None). ``how`` is "strict", "tolerant" or
-    "not compared: <why>". ``folder`` replaces docs/generated/ (the harness's own tests)."""
+) -> Comparison:
+    """Compare one run with docs/generated/<name>: strictly on the platform that recorded it, by
+    tolerance elsewhere. ``exact`` says whether it is bit-identical anyway, for the suite's
+    summary. ``folder`` replaces docs/generated/ (the harness's own tests)."""
     folder = folder or GENERATED
     page_copy, record = folder / f"{name}.txt", folder / f"{name}.run.json"
     if not page_copy.exists() or not record.exists():
-        return "strict", f"{page_copy.name} or {record.name} is missing from docs/generated/"
+        missing = f"{page_copy.name} or {record.name} is missing from docs/generated/"
+        return Comparison("strict", missing, missing)
     recorded = json.loads(record.read_text(encoding="utf-8"))
-    strict = recorded["platform"]["id"] == platform["id"]
-    if not strict and name in VARIES_ACROSS_PLATFORMS:
-        return (
+    page_text, fresh = page_copy.read_text(encoding="utf-8"), _portable(metrics)
+
+    def difference(strict: bool) -> str | None:
+        problem = outputs_differ(page_text, text, strict=strict)
+        if problem is None and metrics is not None:
+            problem = figures_differ(recorded["metrics"], fresh, strict=strict)
+        return problem
+
+    exact = difference(strict=True)
+    if recorded["platform"]["id"] == platform["id"]:
+        return Comparison("strict", exact, exact)
+    if name in VARIES_ACROSS_PLATFORMS:
+        why = (
             f"not compared: recorded on platform {recorded['platform']['id']}, this is {platform['id']}, and "
-            f"{VARIES_ACROSS_PLATFORMS[name]}",
-            None,
+            f"{VARIES_ACROSS_PLATFORMS[name]}"
         )
-    how = "strict" if strict else "tolerant"
-    problem = outputs_differ(page_copy.read_text(encoding="utf-8"), text, strict=strict)
-    if problem is None and metrics is not None:
-        problem = figures_differ(recorded["metrics"], _portable(metrics), strict=strict)
-    return how, problem
-
-
-def identical(name: str, text: str, metrics: dict | None) -> str | None:
-    """None when this run is bit-identical to the record (times aside), whatever the platform."""
-    problem = outputs_differ((GENERATED / f"{name}.txt").read_text(encoding="utf-8"), text, strict=True)
-    if problem is None and metrics is not None:
-        problem = figures_differ(read_record(name)["metrics"], _portable(metrics), strict=True)
-    return problem
+        return Comparison(why, None, exact)
+    return Comparison("tolerant", difference(strict=False), exact)

@@ -143,14 +143,14 @@ def _edit_first_digit(text: str) -> str:
 
 def test_the_record_matches_itself(generated):
     folder, platform, text, metrics = generated
-    assert recorded.compare(RECORDED, text, metrics, platform, folder) == ("strict", None)
+    assert recorded.compare(RECORDED, text, metrics, platform, folder) == ("strict", None, None)
 
 
 def test_a_number_edited_in_docs_generated_fails(generated):
     folder, platform, text, metrics = generated
     copy = folder / f"{RECORDED}.txt"
     copy.write_text(_edit_first_digit(copy.read_text()))
-    how, problem = recorded.compare(RECORDED, text, metrics, platform, folder)
+    how, problem, _ = recorded.compare(RECORDED, text, metrics, platform, folder)
     assert how == "strict" and problem and "the page shows" in problem
 
 
@@ -160,7 +160,7 @@ def test_a_figure_edited_in_a_run_record_fails(generated):
     key = next(k for k, v in record["metrics"].items() if isinstance(v, float))
     record["metrics"][key] += 1e-9  # the last digits
     (folder / f"{RECORDED}.run.json").write_text(json.dumps(record))
-    how, problem = recorded.compare(RECORDED, text, metrics, platform, folder)
+    how, problem, _ = recorded.compare(RECORDED, text, metrics, platform, folder)
     assert how == "strict" and problem and key in problem
 
 
@@ -173,7 +173,7 @@ def test_a_one_character_change_to_the_printed_output_fails(generated, where):
         i = next(i for i, c in enumerate(text) if c.isalpha())
         changed = text[:i] + ("x" if text[i] != "x" else "y") + text[i + 1 :]
     assert sum(a != b for a, b in zip(text, changed)) == 1
-    how, problem = recorded.compare(RECORDED, changed, metrics, platform, folder)
+    how, problem, _ = recorded.compare(RECORDED, changed, metrics, platform, folder)
     assert how == "strict" and problem
 
 
@@ -189,7 +189,8 @@ def _scaled(tree, factor):
 def test_on_another_platform_last_digits_pass_and_real_changes_fail(generated):
     folder, platform, text, metrics = generated
     elsewhere = {**platform, "id": "another-cpu"}
-    assert recorded.compare(RECORDED, text, _scaled(metrics, 1 + 1e-6), elsewhere, folder) == ("tolerant", None)
+    how, problem, exact = recorded.compare(RECORDED, text, _scaled(metrics, 1 + 1e-6), elsewhere, folder)
+    assert (how, problem) == ("tolerant", None) and exact  # close enough, though not bit-identical
     assert recorded.compare(RECORDED, text.replace("a", "b", 1), metrics, elsewhere, folder)[1]
     assert recorded.compare(RECORDED, text, _scaled(metrics, 2), elsewhere, folder)[1]
 
@@ -197,7 +198,7 @@ def test_on_another_platform_last_digits_pass_and_real_changes_fail(generated):
 def test_chaotic_runs_are_compared_only_on_their_own_platform(generated, monkeypatch):
     folder, platform, text, metrics = generated
     monkeypatch.setitem(recorded.VARIES_ACROSS_PLATFORMS, RECORDED, "a long sampled run")
-    how, problem = recorded.compare(RECORDED, "something else entirely", metrics, {**platform, "id": "x"}, folder)
+    how, problem, _ = recorded.compare(RECORDED, "something else entirely", metrics, {**platform, "id": "x"}, folder)
     assert how.startswith("not compared") and "a long sampled run" in how and problem is None
     assert recorded.compare(RECORDED, "something else entirely", metrics, platform, folder)[1]
 
