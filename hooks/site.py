@@ -6,17 +6,27 @@
 * nbconvert's page template, which mkdocs-jupyter uses for the labs, carries a MathJax 2
   loader and a mermaid loader that import from cdnjs. The site already loads its own MathJax
   3, and the labs draw no mermaid, so both are cut out of the lab pages.
-* mkdocs-jupyter renders the labs (jupytext percent-format .py files in docs/labs/) and sets
-  page.nb_url; we write a real .ipynb beside each rendered lab and point the download button
-  (overrides/partials/actions.html) at it.
+* The labs are jupytext percent-format .py files in docs/labs/. The site shows the run the
+  test suite recorded (tests/test_labs.py writes docs/generated/labs/<lab>.ipynb): before
+  mkdocs-jupyter renders a lab, we give it the lab's current cells with the recorded outputs
+  of every code cell that has not changed since, so a prose edit shows at once and nothing is
+  executed. An edited code cell shows no output until the run is recorded again.
+* mkdocs-jupyter sets page.nb_url; we write a real .ipynb beside each rendered lab and point
+  the download button (overrides/partials/actions.html) at it.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+
+REPO = Path(__file__).resolve().parents[1]
+RECORDED_LABS = REPO / "docs" / "generated" / "labs"
+RENDERED_LABS = REPO / ".cache" / "labs"  # what mkdocs-jupyter reads (gitignored)
 
 # Exact string literals in Material's minified bundle -> what replaces them.
 BUNDLE_URLS = {
@@ -27,6 +37,36 @@ BUNDLE_URLS = {
 
 def _is_lab(page) -> bool:
     return page.file.src_uri.startswith("labs/") and page.file.src_uri.endswith(".py")
+
+
+def with_recorded_outputs(lab: Path) -> Path:
+    """The lab's cells, each code cell with the outputs recorded for the same code, written to
+    .cache/labs/<lab>.ipynb."""
+    import jupytext
+    import nbformat
+
+    notebook = jupytext.read(lab)
+    outputs = defaultdict(list)  # code -> the recorded outputs of each cell with that code, in order
+    recorded = RECORDED_LABS / f"{lab.stem}.ipynb"
+    if recorded.exists():
+        for cell in nbformat.read(recorded, as_version=4).cells:
+            if cell.cell_type == "code":
+                outputs[cell.source].append((cell.outputs, cell.execution_count))
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and outputs[cell.source]:
+            cell.outputs, cell.execution_count = outputs[cell.source].pop(0)
+    target = RENDERED_LABS / f"{lab.stem}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, target)
+    return target
+
+
+@event_priority(-50)  # after mkdocs-jupyter has taken the labs on as notebooks
+def on_files(files, config):
+    for file in files:
+        if file.src_uri.startswith("labs/") and file.src_uri.endswith(".py"):
+            file.abs_src_path = str(with_recorded_outputs(Path(config["docs_dir"]) / file.src_uri))
+    return files
 
 
 def on_page_context(context, page, config, nav):

@@ -5,6 +5,10 @@ from a scratch folder outside the repository, with a timeout, forces the CPU so 
 the page, and returns its stdout, stderr, timing and the metrics files it wrote. Each test
 module runs its example once (module-scoped fixture) and asserts on that one run.
 
+Each example runs once per session: the session's run cache (GUIDE_RUN_CACHE, guide/runs.py)
+replays a run whose code, data, arguments and platform are unchanged, to a test or a lab
+alike. Set GUIDE_RUN_CACHE yourself to keep the cache between sessions.
+
 ``page_output`` compares what a run printed, and the figures it measured, with the copy the page
 shows (docs/generated/; the rules are in tests/recorded.py). Set GUIDE_UPDATE_OUTPUTS=1 to
 rewrite those copies from the fresh run instead. Times are never asserted: each run's time is
@@ -18,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +38,21 @@ GENERATED = recorded.GENERATED
 TIMES: dict[str, float] = {}
 # For each recorded output this session compared: None when bit-identical, else the difference
 IDENTICAL: dict[str, str | None] = {}
+
+
+def pytest_configure(config):
+    # One run cache per session, shared with every example and lab the session starts
+    os.environ.setdefault("GUIDE_RUN_CACHE", tempfile.mkdtemp(prefix="guide-runs-"))
+
+
+def pytest_collection_modifyitems(items):
+    # The labs last: the examples they call have run by then, so the labs replay those runs
+    items.sort(key=lambda item: item.path.name == "test_labs.py")
+
+
+def _cache_log() -> list[dict]:
+    path = Path(os.environ["GUIDE_RUN_CACHE"]) / "log.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
 @dataclass
@@ -73,14 +93,16 @@ def run_example(
     full_env = {**os.environ, "GUIDE_DEVICE": "cpu", "PYTHONUNBUFFERED": "1", **(env or {})}
     command = [sys.executable, *launcher, str(script), *args]
     timeout = timeout or hang_guard(path, args)
-    start = time.perf_counter()
+    start, logged = time.perf_counter(), len(_cache_log())
     try:
         proc = subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         pytest.fail(f"`python snippets/{path}` still ran after {timeout:.0f} s, far past its time budget "
                     "(snippets/guide/timing.py): it hangs", pytrace=False)  # fmt: skip
     if proc.returncode == 0:
-        TIMES[run_name(path, args)] = time.perf_counter() - start
+        replayed = [e for e in _cache_log()[logged:] if e["hit"]]
+        # a replayed run's time is the time of the run it replays
+        TIMES[run_name(path, args)] = replayed[-1]["seconds"] if replayed else time.perf_counter() - start
     if expect_ok and proc.returncode != 0:
         pytest.fail(
             f"`python {' '.join([*launcher, f'snippets/{path}', *args])}` exited {proc.returncode}:\n"
@@ -108,6 +130,16 @@ def run_name(path: str, args) -> str:
 
 def pytest_terminal_summary(terminalreporter):
     """Every example's time next to its budget, and artifacts/timings.json for guide.timing."""
+    runs = _cache_log()
+    if runs:
+        terminalreporter.section("run cache (guide/runs.py)")
+        replayed = sum(e["hit"] for e in runs)
+        terminalreporter.write(
+            f"{len(runs) - replayed} example runs, {replayed} replays of them ({os.environ['GUIDE_RUN_CACHE']})\n"
+        )
+        for e in runs:
+            if e["hit"]:
+                terminalreporter.write(f"  replayed: {' '.join([e['script'], *e['args']])}\n")
     if not TIMES:
         return
     from guide.machine import describe

@@ -36,6 +36,7 @@ VARIES_ACROSS_PLATFORMS = {
     "step5_rlhf": "60 steps of GRPO, each sampling 128 answers from the policy it just changed",
     "step5_rlhf_no_leash": "60 steps of GRPO, each sampling 128 answers from the policy it just changed",
     "step6_rag": "1,000 fine-tuning steps whose loss has a plateau: when it drops depends on the last bits",
+    "step5_lab": "it runs the same 60 steps of GRPO as step5_rlhf, twice",
 }
 
 RELATIVE_TOLERANCE, ABSOLUTE_TOLERANCE = 0.05, 1e-3
@@ -135,9 +136,7 @@ class Comparison(NamedTuple):
     exact: str | None  # the first difference at all (times aside), whatever the platform, or None
 
 
-def compare(
-    name: str, text: str, metrics: dict | None, platform: dict, folder: Path | None = None
-) -> Comparison:
+def compare(name: str, text: str, metrics: dict | None, platform: dict, folder: Path | None = None) -> Comparison:
     """Compare one run with docs/generated/<name>: strictly on the platform that recorded it, by
     tolerance elsewhere. ``exact`` says whether it is bit-identical anyway, for the suite's
     summary. ``folder`` replaces docs/generated/ (the harness's own tests)."""

@@ -1,7 +1,8 @@
 """The built site: complete, offline, and rendering in a real (headless) browser.
 
-The site is built once per session with ``mkdocs build --strict`` and the labs executed, unless
-GUIDE_SITE_DIR points at a fresh build (.ci/run passes the one it just made). It is served on
+The site is built once per session with ``mkdocs build --strict`` (the labs show their recorded
+runs, tests/test_labs.py), unless GUIDE_SITE_DIR points at a fresh build (.ci/run passes the one
+it just made). It is served on
 127.0.0.1 and driven with Playwright in Debian's Chromium; screenshots go to
 artifacts/screenshots/ (CI uploads them).
 """
@@ -57,7 +58,7 @@ def site(tmp_path_factory) -> Path:
         capture_output=True,
         text=True,
         timeout=900,
-        env={**os.environ, "GUIDE_EXECUTE_LABS": "true", "NO_MKDOCS_2_WARNING": "1"},
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stderr[-5000:]}"
     return out

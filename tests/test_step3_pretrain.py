@@ -8,10 +8,13 @@ import shutil
 import pytest
 import torch
 
+from guide import world
+from guide.cache import KEY_FILE
+from guide.errors import GuideError
+from guide.world import JOBS
 from step1_basics.first_taste import CORPUS
-from step3_pretraining import world
+from step3_pretraining import pretrain
 from step3_pretraining.pretrain import learning_rate, make_model, token_blocks, train, train_tokenizer
-from step3_pretraining.world import JOBS
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +127,8 @@ def test_helper_explains_a_missing_model(monkeypatch, tmp_path):
     from guide.model import load_causal_lm
 
     monkeypatch.setenv("GUIDE_MODEL_DIR", str(tmp_path / "nothing-here"))
-    with pytest.raises(SystemExit, match="python snippets/step3_pretraining/pretrain.py"):
-        load_causal_lm(build_if_missing=False)
+    with pytest.raises(GuideError, match="python snippets/step3_pretraining/pretrain.py"):
+        load_causal_lm()
 
 
 def _bad_folders(tmp_path, guide_model):
@@ -166,17 +169,31 @@ def test_empty_corpus_gets_a_clear_message(tmp_path, example):
     assert "Traceback" not in proc.stderr and not (tmp_path / "m").exists()
 
 
-def test_helper_refuses_a_stale_cached_model(guide_model, monkeypatch, tmp_path):
-    from guide.model import load_causal_lm
+def test_the_built_model_is_reused_until_its_recipe_changes(guide_model, monkeypatch, tmp_path):
+    """The page's command wrote the build key, so later steps reuse the model as it is; a key
+    from older code or data, or none, means build again (refused here, to say why)."""
+    folder = tmp_path / "guide-model"
+    shutil.copytree(guide_model.out / "guide-model", folder)
+    monkeypatch.setenv("GUIDE_MODEL_DIR", str(folder))
+    assert pretrain.guide_model(build_if_missing=False) == folder
+    (folder / KEY_FILE).write_text("an-older-recipe\n")
+    with pytest.raises(GuideError, match="built from older code or data"):
+        pretrain.guide_model(build_if_missing=False)
+    (folder / KEY_FILE).unlink()
+    with pytest.raises(GuideError, match="is not in .* yet"):
+        pretrain.guide_model(build_if_missing=False)
 
-    stale = tmp_path / "guide-model"
-    shutil.copytree(guide_model.out / "guide-model", stale)
-    log = json.loads((stale / "training_log.json").read_text())
-    log["recipe"] = "an-older-recipe"
-    (stale / "training_log.json").write_text(json.dumps(log))
-    monkeypatch.setenv("GUIDE_MODEL_DIR", str(stale))
-    with pytest.raises(SystemExit, match="built from older code or data"):
-        load_causal_lm(build_if_missing=False)
+
+def test_the_recipe_covers_the_settings_and_the_corpus(tmp_path):
+    corpus = tmp_path / "mine.txt"
+    corpus.write_text("one story.\n\nanother story.\n")
+    keys = {
+        pretrain.recipe(),
+        pretrain.recipe(steps=199),
+        pretrain.recipe(corpus=corpus),
+        pretrain.recipe(device="meta"),
+    }
+    assert len(keys) == 4
 
 
 def test_bpe_runs_out_of_merges_well_below_the_vocabulary_it_may_use(log):
@@ -207,7 +224,8 @@ def test_perplexity_starts_at_about_the_vocabulary_size_and_ends_at_a_few_tokens
 def test_pretraining_reads_the_cleaned_training_split(log):
     """The page reconciles the world's training stories with the documents pre-training reads:
     cleaning removes a few near-twin stories and lets a few noise documents through."""
-    from step3_pretraining.quality import clean, load_documents
+    from guide.data import load_documents
+    from step3_pretraining.quality import clean
 
     docs = load_documents()
     kept, _ = clean(docs)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from step3_pretraining import world
+from guide import world
 
 
 @pytest.fixture(scope="module")

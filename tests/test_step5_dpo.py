@@ -44,7 +44,8 @@ def test_dpo_loss_equals_trl(guide_model, sft_weight):
     from trl import DPOConfig, DPOTrainer
 
     from guide.model import guide_model_dir, load_causal_lm
-    from step5_alignment.dpo import completion_log_probs, dpo_loss, nll_loss
+    from guide.scoring import completion_log_probs
+    from step5_alignment.dpo import dpo_loss, nll_loss
     from step5_alignment.preferences import preference_pairs
 
     tokenizer, _ = load_causal_lm()

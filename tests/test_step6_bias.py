@@ -2,7 +2,7 @@
 
 import pytest
 
-from step3_pretraining.world import JOBS, SKEW
+from guide.world import JOBS, SKEW
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ def run(batcher, jobs, timeout=30):
 
 
 def test_batched_greedy_answers_equal_one_at_a_time(guide_model):
+    from guide.data import stories
     from guide.model import load_causal_lm
-    from step4_finetuning.classify import stories
 
     tokenizer, model = load_causal_lm()
     prompts = [r["text"][: 25 + 9 * i] for i, r in enumerate(stories("test", 12))]  # different lengths

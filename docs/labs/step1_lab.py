@@ -15,7 +15,8 @@
 # # Lab 1 · A first taste, plotted
 #
 # This notebook runs the code of [Step 1](../../step-1-basics/) and plots what the model
-# believes comes next. The site executed it while it was built, so every output below is real.
+# believes comes next. The test suite ran it (tests/test_labs.py) and this page shows that run,
+# so every output below is real.
 # To run it yourself, clone the repository, `pip install -r requirements.txt`, and open this
 # notebook (download button at the top of the page) from inside the clone.
 

@@ -15,8 +15,8 @@
 # # Lab 2 · Attention, measured
 #
 # This notebook uses the from-scratch code of [Step 2](../../step-2-architecture/) to draw
-# attention patterns and to measure what attention costs as sequences grow. The site executed
-# it while it was built: the pictures are from that run.
+# attention patterns and to measure what attention costs as sequences grow. The test suite ran
+# it (tests/test_labs.py) and this page shows that run: the pictures are from it.
 
 # %%
 import warnings

@@ -14,9 +14,10 @@
 # %% [markdown]
 # # Lab 3 · Watching a model learn
 #
-# This notebook loads the guide's model with the helper every later step uses (building it
-# first if it is missing, about 20 seconds), then plots how it learned and what it learned. The
-# site executed it while it was built: the figures are real.
+# This notebook loads the guide's model the way every later step does (Step 3's
+# `guide_model()` builds it first if it is missing, about a minute), then plots how it learned
+# and what it learned. The test suite ran it (tests/test_labs.py) and this page shows that run:
+# the figures are real.
 
 # %%
 import json
@@ -29,15 +30,16 @@ import torch
 import transformers
 
 from guide import set_threads
-from guide.model import guide_model_dir, load_causal_lm
-from step3_pretraining.pretrain import learning_rate, plot_history
+from guide.model import load_causal_lm
+from step3_pretraining.pretrain import guide_model, learning_rate, plot_history
 
 set_threads()  # the examples' thread count, so the lab computes what the pages show
 
 transformers.logging.set_verbosity_error()
 transformers.logging.disable_progress_bar()  # progress bars are noise in a rendered notebook
-tokenizer, model = load_causal_lm()
-log = json.loads((guide_model_dir() / "training_log.json").read_text())
+folder = guide_model()  # the guide's model: built here first if it is missing or stale
+tokenizer, model = load_causal_lm(folder)
+log = json.loads((folder / "training_log.json").read_text())
 print(
     f"{log['parameters']:,} parameters, vocabulary {log['vocab_size']:,}, {log['steps']} steps "
     f"in {log['seconds']:.1f} s on the {log['device']}"

@@ -15,9 +15,9 @@
 # # Lab 4 · Every fine-tuning method, one table
 #
 # This notebook runs the Step 4 examples on the guide's model, gathers their numbers into one
-# table and plots accuracy against the number of trained parameters. The site executed it while
-# it was built: the table and the plot are from that run, and the last cell checks the targets
-# the page states.
+# table and plots accuracy against the number of trained parameters. The test suite ran it
+# (tests/test_labs.py) and this page shows that run: the table and the plot are from it, and the
+# last cell checks the targets the page states.
 
 # %%
 import json
@@ -42,8 +42,8 @@ out = Path(tempfile.mkdtemp())
 # (`prompting.py`). Each prints its own table.
 
 # %%
-classify.main(["--device", "cpu", "--out", str(out)])
-qlora.main(["--device", "cpu", "--out", str(out)])
+classify.main(["--out", str(out)])
+qlora.main(["--out", str(out)])
 prompting.main(["--out", str(out)])
 
 # %% [markdown]

@@ -16,8 +16,8 @@
 #
 # This notebook runs the Step 6 examples on the guide's model and shows their plots: the
 # confusion matrices behind the metrics table, forgetting with and without replay, and the
-# active-learning curves. The site executed it while it was built; the last cell checks the
-# claims the page makes.
+# active-learning curves. The test suite ran it (tests/test_labs.py) and this page shows that
+# run; the last cell checks the claims the page makes.
 
 # %%
 import json

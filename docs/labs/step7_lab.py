@@ -15,9 +15,9 @@
 # # Lab 7 · The service, measured
 #
 # This notebook starts the Step 7 service on this machine (on 127.0.0.1), watches an answer
-# stream in, and load-tests the server with and without micro-batching. The site executed it
-# while it was built, so the plots show the build machine; run it yourself to see yours. The
-# last cell checks the claims the page makes.
+# stream in, and load-tests the server with and without micro-batching. The test suite ran it
+# (tests/test_labs.py) and this page shows that run, so the plots show the test machine; run it
+# yourself to see yours. The last cell checks the claims the page makes.
 
 # %%
 import asyncio
@@ -30,7 +30,7 @@ warnings.filterwarnings("ignore")  # library deprecation notices are not part of
 import httpx
 import matplotlib.pyplot as plt
 
-from step4_finetuning.classify import openings
+from guide.data import openings
 from step7_deployment.benchmark import load, running_server
 
 prompts = openings("test", 64)

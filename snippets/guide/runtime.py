@@ -13,19 +13,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from guide.errors import GuideError
 
-def pick_device(prefer: str | None = None) -> torch.device:
+
+def pick_device(prefer: str | torch.device | None = None) -> torch.device:
     """Return CUDA, then Apple's MPS, then CPU, whichever exists first.
 
     ``prefer`` (or the ``GUIDE_DEVICE`` environment variable) forces a choice; the tests use
     ``GUIDE_DEVICE=cpu`` so that printed numbers match the page on every machine.
     """
+    if isinstance(prefer, torch.device):
+        return prefer
     name = prefer or os.environ.get("GUIDE_DEVICE")
     if name:
         if name.startswith("cuda") and not torch.cuda.is_available():
-            raise SystemExit(
-                f"error: device {name!r} was asked for but PyTorch sees no CUDA GPU; "
-                "unset GUIDE_DEVICE or pass --device cpu"
+            raise GuideError(
+                f"device {name!r} was asked for but PyTorch sees no CUDA GPU; unset GUIDE_DEVICE or pass --device cpu"
             )
         return torch.device(name)
     if torch.cuda.is_available():
@@ -54,6 +57,28 @@ def trainer_device_args(device: torch.device | str | None = None) -> dict:
     A Trainer otherwise picks the GPU by itself whenever one exists."""
     device = torch.device(device) if device is not None else pick_device()
     return {"use_cpu": device.type == "cpu", "dataloader_pin_memory": False}
+
+
+def training_args(config_class=None, device: torch.device | str | None = None, **settings):
+    """Arguments for a Trainer (``config_class`` defaults to TrainingArguments; pass TRL's
+    RewardConfig, SFTConfig, DPOConfig or GRPOConfig for theirs), with the guide's defaults:
+    a scratch output folder, no checkpoints, no reporting, no progress bar, seed 0, bf16 off
+    (TRL turns it on by default, even on a CPU), on ``trainer_device_args(device)``. Every
+    keyword in ``settings`` overrides a default; the examples pass only what they teach."""
+    import tempfile
+
+    if config_class is None:
+        from transformers import TrainingArguments as config_class
+    defaults = {
+        "output_dir": tempfile.mkdtemp(prefix="guide-trainer-"),
+        "save_strategy": "no",
+        "report_to": [],
+        "seed": 0,
+        "disable_tqdm": True,
+        "bf16": False,
+        **trainer_device_args(device),
+    }
+    return config_class(**(defaults | settings))
 
 
 def seed_everything(seed: int = 0) -> None:

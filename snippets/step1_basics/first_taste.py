@@ -5,10 +5,12 @@ tokenizer and GPT-2 on a 1.4 kB text the repository ships and trains it for a fe
 the CPU; ``--model gpt2`` (or any causal LM id or local folder) uses a pre-trained model instead.
 """
 
-import argparse
 import time
 from pathlib import Path
 
+from guide import cli  # the command line every example shares
+
+# isort: split
 # --8<-- [start:setup]
 import torch
 
@@ -88,23 +90,22 @@ def taste(tokenizer, model, prompt=PROMPT, new_tokens=12):
     # --8<-- [end:taste]
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.parser(__doc__, out="first_taste.json")
     parser.add_argument("--model", help="a Hugging Face model id or a local folder (default: build one)")
     parser.add_argument("--prompt", default=PROMPT)
     parser.add_argument("--steps", type=int, default=300, help="training steps for the tiny model")
     parser.add_argument("--save", help="save the tiny model and tokenizer to this folder")
-    parser.add_argument("--out", help="folder for first_taste.json (the tests read it)")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
     if not args.prompt.strip():
         parser.error("--prompt must contain some text")
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
 
     seed_everything(0)
-    set_threads()
     start = time.perf_counter()
     if args.model:
         from guide.model import load_causal_lm

@@ -4,9 +4,10 @@ Run it: ``python snippets/step2_architecture/architectures.py`` (``--out DIR`` s
 metrics). Nothing is downloaded: a config describes the shape, and the weights start random.
 """
 
-# --8<-- [start:build]
-import argparse
+from guide import cli  # the command line every example shares
 
+# isort: split
+# --8<-- [start:build]
 import torch
 from transformers import (
     BertConfig,
@@ -80,10 +81,10 @@ def sees_the_future(model, ids):
     # --8<-- [end:probe]
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.parser(__doc__, out="architectures.json")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", help="folder for architectures.json (the tests read it)")
     args = parser.parse_args(argv)
 
     from guide import seed_everything, write_metrics

@@ -4,8 +4,6 @@ Run it: ``python snippets/step2_architecture/attention.py`` (add ``--out DIR`` t
 metrics). It checks every piece against PyTorch's own implementation and prints the gaps.
 """
 
-import argparse
-
 # --8<-- [start:imports]
 import math
 
@@ -14,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 # --8<-- [end:imports]
+from guide import cli  # the command line every example shares
 
 
 # --8<-- [start:sdpa]
@@ -149,11 +148,11 @@ def max_gaps(batch=2, n=6, d_model=16, n_heads=4, device="cpu"):
     # --8<-- [end:parity]
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.parser(__doc__, out="attention.json")
     parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", help="folder for attention.json (the tests read it)")
     args = parser.parse_args(argv)
 
     # Imported here so the page's code blocks above stay plain PyTorch.

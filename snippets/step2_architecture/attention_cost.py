@@ -5,8 +5,6 @@ attention_cost.json and a plot). The naive version builds the whole n x n score 
 fused kernel behind torch.nn.functional.scaled_dot_product_attention works in tiles.
 """
 
-import argparse
-
 # --8<-- [start:imports]
 import functools
 import statistics
@@ -16,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from step2_architecture.attention import scaled_dot_product_attention as naive_attention
-
 # --8<-- [end:imports]
+from guide import cli  # the command line every example shares
+from step2_architecture.attention import scaled_dot_product_attention as naive_attention
 
 
 # --8<-- [start:measure]
@@ -101,8 +99,9 @@ def plot(rows, path=None):
     return fig
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.parser(__doc__, out="attention_cost.json and attention_cost.png")
     parser.add_argument(
         "--lengths",
         type=int,
@@ -110,18 +109,16 @@ def main(argv=None):
         help="sequence lengths (default: 128 to 2048 on a CPU, 1024 to 16384 on a GPU)",
     )
     parser.add_argument("--device", help="cpu or cuda (default: the best available)")
-    parser.add_argument("--out", help="folder for attention_cost.json and attention_cost.png")
     args = parser.parse_args(argv)
     if args.lengths and min(args.lengths) < 1:
         parser.error("--lengths must be positive integers, e.g. --lengths 128 256 512")
 
-    from guide import pick_device, seed_everything, set_threads, write_metrics
+    from guide import pick_device, seed_everything, write_metrics
 
     seed_everything(0)
     device = pick_device(args.device)
     if device.type not in ("cpu", "cuda"):
         parser.error(f"memory can be measured on cpu or cuda, not {device.type}; pass --device cpu")
-    set_threads()
     default = [128, 256, 512, 1024, 2048] if device.type == "cpu" else [1024, 2048, 4096, 8192, 16384]
     print(f"device: {device.type}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
     rows = measure(tuple(args.lengths or default), device=device)

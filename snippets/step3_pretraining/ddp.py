@@ -6,8 +6,6 @@ on a CPU, with the gloo backend); plain ``python`` runs one process. ``--out DIR
 write ddp.json with every rank's weight checksum.
 """
 
-import argparse
-
 # --8<-- [start:imports]
 import os
 import sys
@@ -16,6 +14,9 @@ import time
 import torch
 import torch.distributed as dist
 
+# --8<-- [end:imports]
+from guide import cli  # the command line every example shares
+from guide.errors import GuideError
 from step3_pretraining.pretrain import (
     evaluate,
     learning_rate,
@@ -24,8 +25,6 @@ from step3_pretraining.pretrain import (
     token_blocks,
     train_tokenizer,
 )
-
-# --8<-- [end:imports]
 
 
 # --8<-- [start:setup]
@@ -36,8 +35,8 @@ def setup(device_type="cpu"):
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device_type == "cuda" and world > torch.cuda.device_count():
-        raise SystemExit(
-            f"error: {world} processes need {world} GPUs (one each) and this machine has "
+        raise GuideError(
+            f"{world} processes need {world} GPUs (one each) and this machine has "
             f"{torch.cuda.device_count()}. Use --device cpu (gloo), or fewer processes."
         )
     if world > 1:
@@ -74,11 +73,11 @@ def checksum(model):
     return sum(p.double().sum().item() for p in model.parameters())
 
 
+@cli.command(cache=False)
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.parser(__doc__, out="ddp.json (rank 0 writes it)")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--device", help="cpu or cuda (default: the best available)")
-    parser.add_argument("--out", help="folder for ddp.json (rank 0 writes it)")
     args = parser.parse_args(argv)
 
     from guide import pick_device, write_metrics

@@ -5,11 +5,11 @@ objectives.json). Both models are the same size and see the same blocks for the 
 steps; what differs is what they are asked to predict, and so what they can do afterwards.
 """
 
-import argparse
 import time
 
 import torch
 
+from guide import cli
 from step3_pretraining.pretrain import learning_rate, make_model, read_corpus, token_blocks, train_tokenizer
 
 
@@ -71,18 +71,17 @@ def mean_loss(model, batch_fn, n_blocks, seed=1):
     return sum(losses) / len(losses), sum(supervised) / len(supervised)
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.parser(__doc__, out="objectives.json")
     parser.add_argument("--steps", type=int, default=150)
-    parser.add_argument("--out", help="folder for objectives.json (the tests read it)")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
 
     seed_everything(0)
-    set_threads()
     texts = read_corpus()  # the cleaned small-world corpus, split into train and validation
     tokenizer = train_tokenizer(texts["train"])
     train, val = (token_blocks(tokenizer, texts[s], block_size=64) for s in ("train", "validation"))

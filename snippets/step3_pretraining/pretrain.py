@@ -6,16 +6,22 @@ loss-curve plot. A plain PyTorch loop: AdamW, warm-up then cosine decay, gradien
 clipping, bf16 autocast on GPUs, checkpoints.
 """
 
-import argparse
 import json
 import math
-import os
-import shutil
-import tempfile
+import sys
 import time
 from pathlib import Path
 
 import torch
+
+import guide.data
+import guide.runtime
+from guide import cli, pick_device, seed_everything, write_metrics
+from guide.cache import build_key, save_atomically, why_rebuild
+from guide.errors import GuideError
+from guide.model import BUILD_COMMAND, guide_model_dir
+from guide.world import DATA
+from step3_pretraining.quality import clean
 
 PROMPTS = ["Mara Reed is a", "On Friday, the"]
 
@@ -170,47 +176,46 @@ def samples(tokenizer, model, device, prompts=PROMPTS, seed=0):
     return out
 
 
-def recipe_fingerprint():
-    """A hash of everything that decides the model: this file, the cleaning code and the data.
-    guide.load_causal_lm rebuilds a cached model whose recipe differs, so no step ever runs on
-    a stale model after the code or the corpus changed."""
-    import hashlib
-
+def recipe(steps=200, corpus=None, device=None) -> str:
+    """The build key of a pre-trained model: a hash of everything that decides its weights (this
+    file, the cleaning code, the data loader, the seeding and thread settings, the corpus) and
+    of the settings (steps, device, threads, torch version). guide_model() rebuilds a saved
+    model whose key differs, so no step ever runs on a model made by older code or data."""
     here = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in (here / "pretrain.py", here / "quality.py", here.parent / "data" / "world" / "documents.jsonl"):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    files = [here / "pretrain.py", here / "quality.py", Path(guide.data.__file__), Path(guide.runtime.__file__)]
+    files.append(DATA / "documents.jsonl" if corpus is None else Path(corpus))
+    settings = {"steps": steps, "device": pick_device(device).type, "threads": guide.runtime.THREADS}
+    return build_key(*files, {**settings, "torch": torch.__version__})
 
 
-def save_atomically(tokenizer, model, folder, log):
-    """Write to a temporary folder and rename it: a build that is interrupted never leaves a
-    half-written checkpoint where the next step would load it."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=folder.parent))
-    tokenizer.save_pretrained(tmp)
-    model.save_pretrained(tmp)
-    (tmp / "training_log.json").write_text(json.dumps(log, indent=1) + "\n", encoding="utf-8")
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
+def guide_model(build_if_missing=True, log=None) -> Path:
+    """The folder of the guide's model, built there first (about a minute, once) when it is
+    missing or was built from older code or data. Every later step calls this before
+    ``guide.model.load_causal_lm(None)``; with ``build_if_missing=False`` it raises instead."""
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    folder = guide_model_dir()
+    reason = why_rebuild(folder, recipe(), "the guide's model")
+    if reason is None:
+        return folder
+    if not build_if_missing:
+        raise GuideError(f"{reason}. Build it (about a minute): {BUILD_COMMAND}")
+    log(f"{reason}: building it now (about a minute, only once)")
+    build(save=folder, quiet=True)
+    return folder
 
 
 def read_corpus(path=None):
     """The small-world corpus by default; or your own: a .jsonl file of {"text": ...} records
     (an optional "split" of train/validation/test), or a .txt file of blank-line-separated
     documents, of which every 20th is held out for validation."""
-    from step3_pretraining.quality import clean, load_documents
-
     if path is None:
-        docs = load_documents()
+        docs = guide.data.load_documents()
     else:
         path = Path(path)
         if not path.is_file():
-            raise SystemExit(f"error: --corpus {path}: no such file. Give a .jsonl or .txt file.")
+            raise GuideError(f"--corpus {path}: no such file. Give a .jsonl or .txt file.")
         if path.suffix == ".jsonl":
-            docs = load_documents(path)
+            docs = guide.data.load_documents(path)
             for i, doc in enumerate(docs):
                 doc.setdefault("split", "validation" if i % 20 == 19 else "train")
         else:
@@ -220,8 +225,8 @@ def read_corpus(path=None):
     texts = {split: [d["text"] for d in docs if d.get("split") == split] for split in ("train", "validation")}
     if not texts["train"] or not texts["validation"]:
         where = path or "snippets/data/world/documents.jsonl"
-        raise SystemExit(
-            f"error: the corpus {where} has {len(texts['train'])} training and "
+        raise GuideError(
+            f"the corpus {where} has {len(texts['train'])} training and "
             f"{len(texts['validation'])} validation documents after cleaning; pre-training "
             "needs both. Give it more text (at least 20 documents), or regenerate the "
             "guide's corpus with python snippets/step3_pretraining/world.py"
@@ -230,13 +235,10 @@ def read_corpus(path=None):
 
 
 def build(save=None, steps=200, out=None, device=None, quiet=False, corpus=None):
-    """Everything the command does; later steps call this through guide.load_causal_lm."""
-    from guide import pick_device, seed_everything, set_threads
-
+    """Everything the command does; guide_model() calls it to build the guide's model."""
     say = (lambda *a: None) if quiet else print
     start = time.perf_counter()
     seed_everything(0)
-    set_threads()
     device = pick_device(device)
     texts = read_corpus(corpus)
     tokenizer = train_tokenizer(texts["train"])
@@ -264,7 +266,7 @@ def build(save=None, steps=200, out=None, device=None, quiet=False, corpus=None)
         for text in texts_:
             say(f"  {text!r}")
     log = {
-        "recipe": recipe_fingerprint(),
+        "recipe": recipe(steps, corpus, device),
         "device": device.type,
         "parameters": n_params,
         "vocab_size": len(tokenizer),
@@ -279,14 +281,18 @@ def build(save=None, steps=200, out=None, device=None, quiet=False, corpus=None)
         "samples_after": after,
     }
     if save:
-        save_atomically(tokenizer, model, save, log)
+        save_atomically(save, lambda tmp: _write(tmp, tokenizer, model, log), key=log["recipe"])
         say(f"saved to {save}")
     if out:
-        from guide import set_threads, write_metrics
-
         write_metrics(out, "pretrain", log)
         plot_history(history, untrained, Path(out) / "loss_curve.png")
     return tokenizer, model, log
+
+
+def _write(folder, tokenizer, model, log):
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
+    (folder / "training_log.json").write_text(json.dumps(log, indent=1) + "\n", encoding="utf-8")
 
 
 def plot_history(history, untrained, path=None):
@@ -317,15 +323,13 @@ def plot_history(history, untrained, path=None):
     return fig
 
 
+@cli.command(cache=False)
 def main(argv=None):
-    from guide.model import guide_model_dir
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.parser(__doc__, out="pretrain.json and loss_curve.png")
     parser.add_argument("--save", default=None, help=f"where to save (default: {guide_model_dir()})")
     parser.add_argument("--steps", type=int, default=200, help="optimizer steps (default 200)")
     parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
     parser.add_argument("--corpus", help="train on your own .jsonl or .txt file instead of the guide's corpus")
-    parser.add_argument("--out", help="folder for pretrain.json and loss_curve.png (the tests read them)")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")

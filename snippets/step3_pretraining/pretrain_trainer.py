@@ -5,7 +5,6 @@ pretrain_trainer.json). Shorter than pretrain.py: it is here to show the mapping
 replace the guide's model.
 """
 
-import argparse
 import math
 
 # --8<-- [start:imports]
@@ -14,9 +13,9 @@ import time
 
 import torch
 
-from step3_pretraining.pretrain import make_model, read_corpus, token_blocks, train_tokenizer
-
 # --8<-- [end:imports]
+from guide import cli  # the command line every example shares
+from step3_pretraining.pretrain import make_model, read_corpus, token_blocks, train_tokenizer
 
 
 class Blocks(torch.utils.data.Dataset):
@@ -62,21 +61,20 @@ def make_trainer(model, train_set, val_set, steps):
     # --8<-- [end:arguments]
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.parser(__doc__, out="pretrain_trainer.json")
     parser.add_argument("--steps", type=int, default=120)
-    parser.add_argument("--out", help="folder for pretrain_trainer.json (the tests read it)")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
 
     from transformers.utils import logging
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
 
     logging.set_verbosity_error()
     seed_everything(0)
-    set_threads()
     texts = read_corpus()  # the cleaned small-world corpus, split into train and validation
     tokenizer = train_tokenizer(texts["train"])
     train_set, val_set = (Blocks(token_blocks(tokenizer, texts[s])) for s in ("train", "validation"))

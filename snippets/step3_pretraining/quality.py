@@ -6,22 +6,13 @@ mis-encoded text); the generator labelled each document, so we can count what ev
 catches and what it wrongly removes.
 """
 
-import argparse
 import hashlib
-import json
 import re
-from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "world"
-
-
-def load_documents(path=DATA / "documents.jsonl"):
-    if not Path(path).exists():
-        raise SystemExit(f"error: {path} is missing; regenerate it with python snippets/step3_pretraining/world.py")
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+from guide import cli
+from guide.data import load_documents
 
 
 # --8<-- [start:exact]
@@ -114,10 +105,10 @@ def clean(docs, threshold=0.9):
     return keep, removed
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.parser(__doc__, out="quality.json")
     parser.add_argument("--threshold", type=float, default=0.9, help="MinHash Jaccard threshold")
-    parser.add_argument("--out", help="folder for quality.json (the tests read it)")
     args = parser.parse_args(argv)
     if not 0 < args.threshold <= 1:
         parser.error("--threshold must be in (0, 1], e.g. 0.9")

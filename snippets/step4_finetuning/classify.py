@@ -5,26 +5,16 @@ model, ``--out DIR`` saves classify.json). One run trains both ways with Trainer
 table the Step 4 page shows: trainable parameters, accuracy, time and size on disk.
 """
 
-import argparse
 import time
 from pathlib import Path
 
 import torch
 
-from guide import trainer_device_args
+from guide import cli, training_args
+from guide.data import stories
 
 
 # --8<-- [start:data]
-def stories(split, n):
-    """The first n stories of a split, each without its last sentence. That sentence says how
-    the person felt, which would give the answer away; without it the model must read the
-    day's event. Every Step 4 example draws its data from here."""
-    from step3_pretraining.quality import load_documents
-
-    rows = [d for d in load_documents() if d["kind"] == "story" and d["split"] == split][:n]
-    return [{**r, "text": r["text"].rsplit(". ", 1)[0] + "."} for r in rows]
-
-
 def sentiment_data(tokenizer, n_train=1000, n_test=400):
     """Tokenised (story, label) examples: 1 for a good day, 0 for a bad one."""
 
@@ -40,22 +30,17 @@ def sentiment_data(tokenizer, n_train=1000, n_test=400):
     # --8<-- [end:data]
 
 
-def openings(split, n):
-    """The first sentence of each of the first n stories ("Ana Reed is a baker in Glenrock."):
-    prompts for generation, used by Step 7's service examples."""
-    return [r["text"].split(". ")[0] + "." for r in stories(split, n)]
-
-
 def load_classifier(name_or_path, num_labels=2, **from_pretrained):
     """The pre-trained language model with a fresh classification head ("score"): two outputs
     here, one for Step 5's reward model. Extra keyword arguments go to from_pretrained (QLoRA
     passes its quantisation config)."""
     from transformers import AutoModelForSequenceClassification
 
-    from guide.model import guide_model_dir, load_causal_lm
+    from guide.model import load_causal_lm
+    from step3_pretraining.pretrain import guide_model
 
-    tokenizer, _ = load_causal_lm(name_or_path)  # builds the guide's model if it is missing
-    source = name_or_path or guide_model_dir()
+    source = name_or_path or guide_model()  # Step 3 builds the guide's model if it is missing
+    tokenizer, _ = load_causal_lm(source)
     model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=num_labels, **from_pretrained)
     model.config.pad_token_id = tokenizer.pad_token_id  # GPT-2 finds each row's last real token by it
     return tokenizer, model
@@ -77,16 +62,12 @@ def with_lora(model, r=8, alpha=16):
 
 # --8<-- [start:train]
 def fine_tune(model, tokenizer, train, test, lr, epochs=2, seed=0, device_type="cpu", batch_size=16):
-    import tempfile
-
     import numpy as np
-    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
+    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer
 
-    args = TrainingArguments(
-        output_dir=tempfile.mkdtemp(), num_train_epochs=epochs, per_device_train_batch_size=batch_size,
-        learning_rate=lr, warmup_steps=10, weight_decay=0.0, lr_scheduler_type="linear",
-        eval_strategy="no", save_strategy="no", report_to=[], seed=seed, disable_tqdm=True,
-        **trainer_device_args(device_type),
+    args = training_args(  # the guide's defaults (guide/runtime.py), then this run's settings
+        device=device_type, num_train_epochs=epochs, per_device_train_batch_size=batch_size, learning_rate=lr,
+        warmup_steps=10, weight_decay=0.0, lr_scheduler_type="linear", eval_strategy="no", seed=seed,
     )  # fmt: skip
     trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=DataCollatorWithPadding(tokenizer))
     trainer.remove_callback(PrinterCallback)
@@ -103,25 +84,23 @@ def folder_size(path):
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser = cli.parser(__doc__, model=True, out="classify.json")
     parser.add_argument("--device", help="cpu or cuda (default: the best available)")
-    parser.add_argument("--out", help="folder for classify.json (the tests read it)")
     args = parser.parse_args(argv)
 
     import tempfile
 
     from transformers.utils import logging
 
-    from guide import pick_device, seed_everything, set_threads, write_metrics
+    from guide import pick_device, seed_everything, write_metrics
 
     device = pick_device(args.device)
     if device.type not in ("cpu", "cuda"):
         parser.error(f"this example runs on cpu or cuda, not {device.type}; pass --device cpu")
     print(f"device: {device.type}")
     logging.set_verbosity_error()
-    set_threads()
     rows = {}
     for method in ("full fine-tuning", "LoRA r=8"):
         seed_everything(0)

@@ -5,12 +5,11 @@ DIR`` saves instructions.json). The guide's model can continue stories; here it 
 follow an instruction about a story in its prompt, and is tested on stories it never saw.
 """
 
-import argparse
 import time
 
 import torch
 
-from guide import trainer_device_args
+from guide import cli, training_args
 
 # --8<-- [start:template]
 # A chat template turns a list of messages into the exact text the model is trained on. Real
@@ -29,7 +28,7 @@ def qa_pairs(n_train=600, n_test=50):
     """(instruction, answer) pairs about a story given in the prompt: the person's job, their
     town, whether it was a good day. The answers are in the story (or its events), so the model
     must read the context it is given; the test stories are held out."""
-    from step4_finetuning.classify import stories
+    from guide.data import stories
 
     def pairs(split, n):
         out = []
@@ -79,14 +78,11 @@ KINDS = {"job?": "job", "live?": "town", "day for": "good day?"}
 def train_with_trainer(model, tokenizer, examples, steps):
     """Full fine-tuning with Trainer. The masked labels travel in each example; the collator
     only pads (labels with -100), so Trainer's loss is already the answer-only loss."""
-    import tempfile
+    from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer
 
-    from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainingArguments
-
-    args = TrainingArguments(
-        output_dir=tempfile.mkdtemp(), max_steps=steps, per_device_train_batch_size=16, learning_rate=1e-3,
-        warmup_steps=20, lr_scheduler_type="linear", weight_decay=0.0, save_strategy="no", report_to=[],
-        seed=0, disable_tqdm=True, **trainer_device_args(),
+    args = training_args(  # the guide's defaults (guide/runtime.py), then this run's settings
+        max_steps=steps, per_device_train_batch_size=16, learning_rate=1e-3, warmup_steps=20,
+        lr_scheduler_type="linear", weight_decay=0.0,
         remove_unused_columns=False,  # keep our "labels" as they are
     )  # fmt: skip
     trainer = Trainer(model=model, args=args, train_dataset=examples,
@@ -108,24 +104,23 @@ def exact_match(model, tokenizer, pairs):
     return {kind: right[kind] / count[kind] for kind in right} | {"all": sum(right.values()) / len(pairs)}
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser = cli.parser(__doc__, model=True, out="instructions.json")
     parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--out", help="folder for instructions.json (the tests read it)")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
 
     from transformers.utils import logging
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
     from guide.model import load_causal_lm
+    from step3_pretraining.pretrain import guide_model
 
     logging.set_verbosity_error()
-    set_threads()
     seed_everything(0)
-    tokenizer, model = load_causal_lm(args.model)
+    tokenizer, model = load_causal_lm(args.model or guide_model())
     tokenizer.chat_template = tokenizer.chat_template or CHAT_TEMPLATE
     train, test = qa_pairs()
     before = exact_match(model, tokenizer, test)

@@ -5,8 +5,9 @@ lora_scratch.json). It wraps a layer with our LoRA and with PEFT's, gives both t
 and prints how far apart their outputs are, and how few parameters LoRA trains.
 """
 
-import argparse
+from guide import cli  # the command line every example shares
 
+# isort: split
 # --8<-- [start:lora]
 import math
 
@@ -82,10 +83,10 @@ def compare_with_peft(width=64, r=8, alpha=16, seed=0):
     # --8<-- [end:parity]
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.parser(__doc__, out="lora_scratch.json")
     parser.add_argument("--rank", type=int, default=8, help="LoRA rank r")
-    parser.add_argument("--out", help="folder for lora_scratch.json (the tests read it)")
     args = parser.parse_args(argv)
     if args.rank < 1:
         parser.error("--rank must be at least 1")

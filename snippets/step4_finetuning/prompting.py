@@ -5,13 +5,13 @@ saves prompting.json). The model answers by choosing the more likely of two endi
 method is scored the same way; the trained methods learn only a few thousand parameters.
 """
 
-import argparse
 import time
 
 # --8<-- [start:imports]
 import torch
 
-from step4_finetuning import classify
+from guide import cli, data
+from guide.scoring import log_prob
 
 # Answer words the model has read in its training stories ("Mara was happy", "Omar was upset"):
 # words made of unfamiliar byte pieces would take far longer to learn.
@@ -20,23 +20,11 @@ LABELS = {"positive": " happy", "negative": " upset"}
 
 
 def stories(split, n):
-    """(story, label, first name) triples from Step 4's shared story loader."""
-    return [(r["text"], r["sentiment"], r["person"].split()[0]) for r in classify.stories(split, n)]
+    """(story, label, first name) triples from the guide's story loader."""
+    return [(r["text"], r["sentiment"], r["person"].split()[0]) for r in data.stories(split, n)]
 
 
 # --8<-- [start:score]
-@torch.no_grad()
-def log_prob(model, tokenizer, prefix, ending):
-    """log p(ending | prefix): the sum of the ending's token log-probabilities."""
-    a, b = tokenizer(prefix)["input_ids"], tokenizer(ending)["input_ids"]
-    room = model.config.n_positions - len(b) - 16  # the context window; 16 spare for virtual tokens
-    a = a[-room:]  # a long few-shot prompt loses its oldest tokens first
-    ids = torch.tensor([a + b], device=model.device)
-    logp = model(input_ids=ids).logits.log_softmax(-1)[0]
-    shift = logp.shape[0] - ids.shape[1]  # prompt tuning returns logits for its virtual tokens too
-    return sum(logp[shift + len(a) - 1 + i, t].item() for i, t in enumerate(b))
-
-
 def accuracy(model, tokenizer, test, endings):
     """Pick the label whose ending the model finds more likely. ``endings(first_name)`` gives
     the two candidate endings for a story, positive first."""
@@ -109,22 +97,21 @@ def train_soft(model, tokenizer, train, steps=60, lr=3e-2, batch_size=16, seed=0
     # --8<-- [end:soft]
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
-    parser.add_argument("--out", help="folder for prompting.json (the tests read it)")
+    parser = cli.parser(__doc__, model=True, out="prompting.json")
     args = parser.parse_args(argv)
 
     from transformers.utils import logging
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
     from guide.model import load_causal_lm
+    from step3_pretraining.pretrain import guide_model
 
     logging.set_verbosity_error()
-    set_threads()
     seed_everything(0)
     train, test = stories("train", 600), stories("test", 200)
-    tokenizer, model = load_causal_lm(args.model)
+    tokenizer, model = load_causal_lm(args.model or guide_model())
     total = sum(p.numel() for p in model.parameters())
     rows = {}
 
@@ -139,7 +126,7 @@ def main(argv=None):
         record(name, 0, endings, time.perf_counter())
     for method in ("prompt tuning", "prefix tuning"):
         seed_everything(0)
-        tokenizer, base = load_causal_lm(args.model)
+        tokenizer, base = load_causal_lm(args.model or guide_model())
         start = time.perf_counter()
         model_in_use = train_soft(soft_prompt_model(base, method), tokenizer, train)
         trainable = sum(p.numel() for p in model_in_use.parameters() if p.requires_grad)

@@ -6,11 +6,11 @@ quantisation, trains LoRA adapters on the sentiment task, and reports accuracy a
 memory the quantised layers take. Runs on a CPU (bitsandbytes >= 0.49) and on CUDA GPUs.
 """
 
-import argparse
 import time
 
 import torch
 
+from guide import cli
 from step4_finetuning.classify import fine_tune, load_classifier, sentiment_data, with_lora
 
 
@@ -68,23 +68,21 @@ def gpu_memory_table(classify_rows, qlora_result):
     return "\n".join(lines) + "\n"
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser = cli.parser(__doc__, model=True, out="qlora.json")
     parser.add_argument("--device", help="cpu or cuda (default: the best available)")
-    parser.add_argument("--out", help="folder for qlora.json (the tests read it)")
     args = parser.parse_args(argv)
 
     from transformers.utils import logging
 
-    from guide import pick_device, seed_everything, set_threads, write_metrics
+    from guide import pick_device, seed_everything, write_metrics
 
     logging.set_verbosity_error()
     device = pick_device(args.device)
     if device.type not in ("cpu", "cuda"):
         parser.error(f"bitsandbytes 4-bit runs on cpu or cuda, not {device.type}; pass --device cpu")
     seed_everything(0)
-    set_threads()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()

@@ -7,14 +7,14 @@ the DPO policy's stories to the SFT model's.
 """
 
 # --8<-- [start:imports]
-import argparse
 import tempfile
 import time
 
 import torch
 import torch.nn.functional as F
 
-from guide import trainer_device_args
+from guide import cli, training_args
+from guide.scoring import completion_log_probs
 
 # --8<-- [end:imports]
 
@@ -47,13 +47,6 @@ def contrastive_pairs(model, tokenizer, split, n, seed=0):
 
 
 # --8<-- [start:loss]
-def completion_log_probs(model, input_ids, attention_mask, completion_mask):
-    """Log-probability of each response token given everything before it (0 elsewhere)."""
-    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1]
-    token_lp = torch.log_softmax(logits.float(), -1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
-    return token_lp * completion_mask[:, 1:]
-
-
 def dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta=0.5):
     """DPO (Rafailov et al., 2023), from per-token log-probabilities of each response under
     the policy and the frozen reference. A response's implicit reward is beta x log(policy /
@@ -72,11 +65,10 @@ def nll_loss(policy_chosen, chosen_mask):
 
 
 def _common_args(steps, lr, batch):
+    """What SFT and DPO share, on top of the guide's defaults (guide.training_args)."""
     return dict(
-        output_dir=tempfile.mkdtemp(), max_steps=steps, learning_rate=lr, per_device_train_batch_size=batch,
-        lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, save_strategy="no", report_to=[],
-        seed=0, disable_tqdm=True, **trainer_device_args(),
-        logging_steps=10, max_length=128, bf16=False,  # TRL turns bf16 on by default, even on a CPU
+        max_steps=steps, learning_rate=lr, per_device_train_batch_size=batch, lr_scheduler_type="constant",
+        warmup_steps=0, weight_decay=0.0, logging_steps=10, max_length=128,
     )  # fmt: skip
 
 
@@ -89,7 +81,7 @@ def sft(model, tokenizer, pairs, steps=5, lr=1e-3, batch=16):
     from trl import SFTConfig, SFTTrainer
 
     data = Dataset.from_list([{"prompt": p["prompt"], "completion": p["chosen"]} for p in pairs])
-    trainer = SFTTrainer(model=model, args=SFTConfig(**_common_args(steps, lr, batch)), train_dataset=data,
+    trainer = SFTTrainer(model=model, args=training_args(SFTConfig, **_common_args(steps, lr, batch)), train_dataset=data,
                          processing_class=tokenizer)  # fmt: skip
     trainer.remove_callback(PrinterCallback)
     trainer.train()
@@ -107,7 +99,7 @@ def dpo(model, reference, tokenizer, pairs, steps=150, lr=3e-4, batch=16, beta=0
     from trl import DPOConfig, DPOTrainer
 
     extra = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, sft_weight]) if sft_weight else {}
-    args = DPOConfig(**_common_args(steps, lr, batch), beta=beta, **extra)
+    args = training_args(DPOConfig, **_common_args(steps, lr, batch), beta=beta, **extra)
     data = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
     trainer = DPOTrainer(model=model, ref_model=reference, args=args, train_dataset=data, processing_class=tokenizer)
     trainer.remove_callback(PrinterCallback)
@@ -159,14 +151,13 @@ def plot_dpo(log_history, margins, path):
     fig.savefig(path, dpi=120)
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser = cli.parser(__doc__, model=True, out="dpo.json and dpo.png")
     parser.add_argument("--reward-model", help="a folder saved by reward_model.py --save (default: train one)")
     parser.add_argument("--sft-steps", type=int, default=5)
     parser.add_argument("--dpo-steps", type=int, default=150)
     parser.add_argument("--sft-weight", type=float, default=1.0, help="weight of the SFT term in DPO (0: plain DPO)")
-    parser.add_argument("--out", help="folder for dpo.json and dpo.png")
     args = parser.parse_args(argv)
     if args.sft_steps < 0 or args.dpo_steps < 1:
         parser.error("--sft-steps must be 0 or more and --dpo-steps at least 1")
@@ -177,16 +168,16 @@ def main(argv=None):
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
     from guide.model import load_causal_lm
+    from step3_pretraining.pretrain import guide_model
     from step5_alignment.preferences import judge
     from step5_alignment.reward_model import score, trained_reward_model
 
     logging.set_verbosity_error()
-    set_threads()
     rm_tokenizer, reward_model = trained_reward_model(args.reward_model)
     seed_everything(0)
-    tokenizer, base = load_causal_lm(args.model)
+    tokenizer, base = load_causal_lm(args.model or guide_model())
     train, test = contrastive_pairs(base, tokenizer, "train", 800), contrastive_pairs(base, tokenizer, "test", 200, 1)
     truly = sum(judge(p["chosen"]) > judge(p["rejected"]) for p in train) / len(train)
 

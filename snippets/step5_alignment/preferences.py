@@ -6,15 +6,14 @@ pairs split between training and held-out people.
 """
 
 # --8<-- [start:imports]
-import argparse
 import math
 import random
 import re
 from collections import Counter
 
-from step3_pretraining.world import BAD, DAYS, FEEL_BAD, FEEL_GOOD, GOOD, JOBS, SEED, TOWNS, make_people
-
 # --8<-- [end:imports]
+from guide import cli  # the command line every example shares
+from guide.world import BAD, DAYS, FEEL_BAD, FEEL_GOOD, GOOD, JOBS, SEED, TOWNS, make_people
 
 # --8<-- [start:judge]
 # The story's day is what readers care about most; an ending that contradicts the day reads
@@ -141,9 +140,9 @@ def annotate(pairs, agreement=1.5, seed=0):
     # --8<-- [end:annotate]
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", help="folder for preferences.json (the tests read it)")
+    parser = cli.parser(__doc__, out="preferences.json")
     args = parser.parse_args(argv)
 
     from guide import write_metrics

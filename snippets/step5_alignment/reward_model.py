@@ -6,13 +6,12 @@ saves reward_model.json and the accuracy curve). Accuracy is measured on held-ou
 """
 
 # --8<-- [start:imports]
-import argparse
 import time
 
 import torch
 import torch.nn.functional as F
 
-from guide import trainer_device_args
+from guide import cli, training_args
 
 # --8<-- [end:imports]
 
@@ -84,17 +83,13 @@ def train_reward_model(model, tokenizer, train, test, steps=200, batch=16, lr=3e
 def train_with_trl(model, tokenizer, train, steps=200, batch=16, lr=3e-4):
     """The same training with TRL's RewardTrainer: it joins prompt + response, puts the chosen
     half and the rejected half of a batch through the model together, and uses the same loss."""
-    import tempfile
-
     from datasets import Dataset
     from transformers import PrinterCallback
     from trl import RewardConfig, RewardTrainer
 
-    args = RewardConfig(
-        output_dir=tempfile.mkdtemp(), max_steps=steps, per_device_train_batch_size=batch, learning_rate=lr,
-        lr_scheduler_type="constant", weight_decay=0.0, save_strategy="no", report_to=[], seed=0,
-        disable_tqdm=True, **trainer_device_args(), logging_steps=20,
-        bf16=False,  # TRL turns bf16 mixed precision on by default, even on a CPU
+    args = training_args(  # the guide's defaults (guide/runtime.py: bf16 off, no checkpoints, ...)
+        RewardConfig, max_steps=steps, per_device_train_batch_size=batch, learning_rate=lr,
+        lr_scheduler_type="constant", weight_decay=0.0, logging_steps=20,
     )  # fmt: skip
     data = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in train])
     trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
@@ -114,34 +109,36 @@ def load_reward_model(name_or_path=None):
 
 def trained_reward_model(path=None, log=None):
     """The reward model the later examples optimise against: from ``path`` if given, else the
-    one this file trains, cached next to the guide's model and rebuilt when this code changes."""
-    import hashlib
+    one this file trains, cached next to the guide's model (guide.cache) and trained again when
+    anything it is made from changes: this code, the preferences, the guide's model."""
     import sys
     from pathlib import Path
 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from guide.model import guide_model_dir, load_causal_lm
+    import guide.runtime
+    import guide.world
+    from guide.cache import build_key, cached_build
+    from guide.errors import GuideError
+    from step3_pretraining.pretrain import guide_model
+    from step4_finetuning import classify
     from step5_alignment import preferences
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if path is None:
-        load_causal_lm(None, log=lambda _: None)  # builds the guide's model first if needed
-        recipe = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (preferences, sys.modules[__name__])))
-        recipe.update((guide_model_dir() / "model.safetensors").read_bytes())
-        path = guide_model_dir().with_name("reward-model")
-        stamp = path / "recipe.txt"
-        if not stamp.exists() or stamp.read_text() != recipe.hexdigest():
-            log(f"training the reward model into {path} (about 10 s, only once)")
-            seed_everything_and_train(path)
-            stamp.write_text(recipe.hexdigest())
+        base = guide_model(log=log)
+        code = [Path(m.__file__) for m in (guide.runtime, guide.world, classify, preferences)] + [Path(__file__)]
+        key = build_key(
+            *code, base / "model.safetensors", {"threads": guide.runtime.THREADS, "torch": torch.__version__}
+        )
+        path = cached_build(base.with_name("reward-model"), key, seed_everything_and_train, "the reward model", log)
     elif not (Path(path) / "config.json").exists():
-        raise SystemExit(f"error: {path!r} holds no saved reward model (no config.json). Train one with: "
+        raise GuideError(f"{path!r} holds no saved reward model (no config.json). Train one with: "
                          f"python snippets/step5_alignment/reward_model.py --save {path}")  # fmt: skip
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(path).eval()
     if model.config.num_labels != 1:
-        raise SystemExit(f"error: the model in {path!r} has {model.config.num_labels} outputs; a reward model has one")
+        raise GuideError(f"the model in {path!r} has {model.config.num_labels} outputs; a reward model has one")
     return tokenizer, model
 
 
@@ -172,13 +169,12 @@ def plot_curve(curve, path):
     fig.savefig(path, dpi=120)
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser = cli.parser(__doc__, model=True, out="reward_model.json and reward_model.png")
     parser.add_argument("--trainer", choices=["scratch", "trl"], default="scratch")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--save", help="folder to save the trained reward model and tokenizer in")
-    parser.add_argument("--out", help="folder for reward_model.json and reward_model.png")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
@@ -187,11 +183,10 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
     from step5_alignment.preferences import KINDS, annotate, preference_pairs
 
     logging.set_verbosity_error()
-    set_threads()
     seed_everything(0)
     tokenizer, model = load_reward_model(args.model)
     train, test = annotate(preference_pairs("train", 2000)), preference_pairs("test", 400)

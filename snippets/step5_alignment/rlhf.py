@@ -7,12 +7,11 @@ reward model's score, the rule's score and the KL divergence from the starting m
 """
 
 # --8<-- [start:imports]
-import argparse
 import time
 
 import torch
 
-from guide import trainer_device_args
+from guide import cli, training_args
 
 # --8<-- [end:imports]
 
@@ -23,7 +22,7 @@ def sequence_log_probs(model, ids, prompt_len, tokenizer):
     """log p(completion | prompt) for each row of generate()'s output (prompts left-padded): the
     sum over the completion's tokens up to and including its end-of-text token, with Step 5's
     DPO helper. What generate() pads after that token is not part of the answer."""
-    from step5_alignment.dpo import completion_log_probs
+    from guide.scoring import completion_log_probs
 
     completion = ids[:, prompt_len:]
     ended = (completion == tokenizer.eos_token_id).long().cumsum(-1)
@@ -64,18 +63,14 @@ def optimise(policy, tokenizer, reward, train_prompts, beta, steps=60, lr=5e-4, 
     """GRPO from TRL: for each prompt sample a group of 8 completions, score each with
     reward(prompts, completions), and use (reward - group mean) / group std as its advantage.
     The loss is the PPO clipped objective on those advantages plus beta x KL(policy || ref)."""
-    import tempfile
-
     from datasets import Dataset
     from transformers import PrinterCallback, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    args = GRPOConfig(
-        output_dir=tempfile.mkdtemp(), max_steps=steps, learning_rate=lr, beta=beta,
-        num_generations=8, per_device_train_batch_size=batch, max_completion_length=48,
-        temperature=1.0, top_k=0, lr_scheduler_type="constant", logging_steps=1, save_strategy="no",
-        report_to=[], seed=0, disable_tqdm=True, **trainer_device_args(),
-        bf16=False,  # TRL turns bf16 mixed precision on by default, even on a CPU
+    args = training_args(  # the guide's defaults (guide/runtime.py: bf16 off, no checkpoints, ...)
+        GRPOConfig, max_steps=steps, learning_rate=lr, beta=beta, num_generations=8,
+        per_device_train_batch_size=batch, max_completion_length=48, temperature=1.0, top_k=0,
+        lr_scheduler_type="constant", logging_steps=1,
     )  # fmt: skip
 
     class Every(TrainerCallback):
@@ -94,14 +89,13 @@ def optimise(policy, tokenizer, reward, train_prompts, beta, steps=60, lr=5e-4, 
     # --8<-- [end:grpo]
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser = cli.parser(__doc__, model=True, out="rlhf.json")
     parser.add_argument("--reward-model", help="a folder saved by reward_model.py --save (default: train one)")
     parser.add_argument("--beta", type=float, default=0.3, help="KL coefficient (0 removes the leash)")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--every", type=int, default=10, help="evaluate every this many steps")
-    parser.add_argument("--out", help="folder for rlhf.json (the tests read it)")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
@@ -110,13 +104,13 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
     from guide.model import load_causal_lm
+    from step3_pretraining.pretrain import guide_model
     from step5_alignment.preferences import preference_pairs
     from step5_alignment.reward_model import score, trained_reward_model
 
     logging.set_verbosity_error()
-    set_threads()
     rm_tokenizer, reward_model = trained_reward_model(args.reward_model)
 
     @torch.no_grad()
@@ -126,8 +120,8 @@ def main(argv=None):
         return score(reward_model, rm_tokenizer, prompts, completions).tolist()
 
     seed_everything(0)
-    tokenizer, policy = load_causal_lm(args.model)
-    _, reference = load_causal_lm(args.model, log=lambda _: None)
+    tokenizer, policy = load_causal_lm(args.model or guide_model())
+    _, reference = load_causal_lm(args.model or guide_model(), log=lambda _: None)
     train_prompts = sorted({p["prompt"] for p in preference_pairs("train", 2000)})
     test_prompts = sorted({p["prompt"] for p in preference_pairs("test", 400)})[:32]
 

@@ -6,13 +6,12 @@ A logistic regression on the frozen guide model's features learns a story's sent
 growing set of labels; uncertainty sampling and random sampling race to the same accuracy.
 """
 
-import argparse
-
 # --8<-- [start:imports]
 import numpy as np
 import torch
 
 # --8<-- [end:imports]
+from guide import cli  # the command line every example shares
 
 
 @torch.no_grad()
@@ -54,11 +53,10 @@ def labels_to_reach(curve, target):
     return next((n for n, acc in curve if acc >= target), None)
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser = cli.parser(__doc__, model=True, out="active_learning.json and active_learning.png")
     parser.add_argument("--target", type=float, default=0.99, help="accuracy to reach (default 0.99)")
-    parser.add_argument("--out", help="folder for active_learning.json and active_learning.png")
     args = parser.parse_args(argv)
     if not 0 < args.target < 1:
         parser.error("--target is an accuracy between 0 and 1, e.g. 0.95")
@@ -67,14 +65,14 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
+    from guide.data import stories
     from guide.model import load_causal_lm
-    from step4_finetuning.classify import stories
+    from step3_pretraining.pretrain import guide_model
 
     logging.set_verbosity_error()
-    set_threads()
     seed_everything(0)
-    tokenizer, model = load_causal_lm(args.model)
+    tokenizer, model = load_causal_lm(args.model or guide_model())
     pool, test = stories("train", 2000), stories("test", 400)
     x, x_test = (
         features(model, tokenizer, [r["text"] for r in pool]),

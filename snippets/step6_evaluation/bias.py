@@ -6,15 +6,14 @@ words in it, swaps she/he (and the first name) in held-out bios, and measures ho
 guess moves. Then it retrains on gender-swapped copies (counterfactual data augmentation).
 """
 
-import argparse
 import random
 
 # --8<-- [start:imports]
 import torch
 
-from step3_pretraining.world import JOBS, NAMES, PET_NAMES, PETS, SKEW, TOWNS
-
 # --8<-- [end:imports]
+from guide import cli  # the command line every example shares
+from guide.world import JOBS, NAMES, PET_NAMES, PETS, SKEW, TOWNS
 
 THRESHOLD = 0.05  # a swap may move the probability of a job by at most 5 points on average
 
@@ -36,7 +35,7 @@ def swapped(person, rng):
 def people(n, seed):
     """n people drawn the way the world draws its own (same jobs, same skew), from another seed;
     names may repeat."""
-    from step3_pretraining.world import SURNAMES, Person
+    from guide.world import SURNAMES, Person
 
     rng, jobs, out = random.Random(seed), sorted(JOBS), []
     for i in range(n):
@@ -77,19 +76,17 @@ def examples(tokenizer, texts, labels):
             for i, m, y in zip(enc["input_ids"], enc["attention_mask"], labels, strict=True)]  # fmt: skip
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
-    parser.add_argument("--out", help="folder for bias.json")
+    parser = cli.parser(__doc__, model=True, out="bias.json")
     args = parser.parse_args(argv)
 
     from transformers.utils import logging
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
     from step4_finetuning.classify import fine_tune, load_classifier
 
     logging.set_verbosity_error()
-    set_threads()
     jobs = sorted(JOBS)
     train_people, test_people = people(1200, seed=11), people(400, seed=12)
     rng = random.Random(0)

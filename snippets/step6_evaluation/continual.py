@@ -5,15 +5,14 @@ saves continual.json and continual.png). The guide's model, pre-trained on stori
 kind of document: registry entries about people. Perplexity on both is tracked as it learns.
 """
 
-import argparse
 import random
 
 # --8<-- [start:imports]
 import torch
 
-from step3_pretraining.pretrain import evaluate, token_blocks
-
 # --8<-- [end:imports]
+from guide import cli  # the command line every example shares
+from step3_pretraining.pretrain import evaluate, token_blocks
 
 # --8<-- [start:data]
 PHRASINGS = [  # the new documents; the last phrasing is held out to test generalisation
@@ -54,10 +53,9 @@ def fine_tune(model, new_blocks, old_blocks, evals, steps=80, replay=0.0, lr=2e-
     # --8<-- [end:loop]
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
-    parser.add_argument("--out", help="folder for continual.json and continual.png")
+    parser = cli.parser(__doc__, model=True, out="continual.json and continual.png")
     args = parser.parse_args(argv)
 
     import math
@@ -65,14 +63,14 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
+    from guide.data import load_documents
     from guide.model import load_causal_lm
-    from step3_pretraining.quality import load_documents
-    from step3_pretraining.world import SEED, make_people
+    from guide.world import SEED, make_people
+    from step3_pretraining.pretrain import guide_model
 
     logging.set_verbosity_error()
-    set_threads()
-    tokenizer, _ = load_causal_lm(args.model)
+    tokenizer, _ = load_causal_lm(args.model or guide_model())
     people = make_people(random.Random(SEED))
     random.Random(0).shuffle(people)
     train_people, test_people = people[:220], people[220:]
@@ -87,7 +85,7 @@ def main(argv=None):
     results = {}
     for name, (phrasings, replay) in runs.items():
         seed_everything(0)
-        _, model = load_causal_lm(args.model, log=lambda _: None)
+        _, model = load_causal_lm(args.model or guide_model(), log=lambda _: None)
         new = token_blocks(tokenizer, registry(train_people, phrasings))
         _, curve = fine_tune(model, new, old_train, evals, replay=replay)
         results[name] = curve

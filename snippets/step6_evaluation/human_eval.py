@@ -5,13 +5,16 @@ file instead of simulating one; ``--out DIR`` saves human_eval.json and the simu
 Four story writers are compared pairwise by three annotators who differ in care.
 """
 
-import argparse
 import itertools
 import json
 import math
 import random
 
+from guide import cli
+
 # --8<-- [start:format]
+from guide.errors import GuideError  # a problem the reader can fix; main() reports it in one line
+
 # One judgement per line (JSON Lines): which of two anonymised outputs for the same prompt an
 # annotator preferred. Systems are shown in random order (position "a" or "b") so a bias for
 # the first answer does not favour one system.
@@ -37,7 +40,7 @@ def load_judgements(path):
                     raise ValueError(f"choice must be one of {sorted(CHOICES)}, not {row['choice']!r}")
                 row["a"]["system"], row["b"]["system"]  # noqa: B018 - both sides must name a system
             except (ValueError, TypeError, KeyError) as err:
-                raise SystemExit(f"error: {path}, line {number}: {err}. Each line is one JSON object like "
+                raise GuideError(f"{path}, line {number}: {err}. Each line is one JSON object like "
                                  f"{json.dumps(EXAMPLE)[:120]}...") from None  # fmt: skip
             rows.append(row)
     return rows
@@ -132,10 +135,10 @@ def elo(rows, k=16, rounds=20, seed=0):
     # --8<-- [end:ranking]
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.parser(__doc__, out="human_eval.json and judgements.jsonl")
     parser.add_argument("--judgements", help="a JSON Lines file of judgements (default: simulate a study)")
-    parser.add_argument("--out", help="folder for human_eval.json and judgements.jsonl")
     args = parser.parse_args(argv)
 
     from pathlib import Path

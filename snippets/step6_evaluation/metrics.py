@@ -5,26 +5,13 @@ saves metrics.json and the confusion matrices as metrics.png). The classifier is
 model asked in its own words (Step 4's zero-shot hard prompt), so nothing is trained here.
 """
 
-import argparse
-import math
-
 # --8<-- [start:imports]
 import torch
 
-from step4_finetuning.classify import stories
-from step4_finetuning.prompting import log_prob
-
 # --8<-- [end:imports]
-
-
-# --8<-- [start:classifier]
-def p_positive(model, tokenizer, story, first):
-    """P(good day) from the language model: which ending does it find more likely,
-    "<Name> was happy." or "<Name> was upset."? A softmax over the two log-probabilities."""
-    good = log_prob(model, tokenizer, story, f" {first} was happy.")
-    bad = log_prob(model, tokenizer, story, f" {first} was upset.")
-    return 1 / (1 + math.exp(bad - good))
-    # --8<-- [end:classifier]
+from guide import cli  # the command line every example shares
+from guide.data import stories
+from guide.scoring import p_positive, perplexity
 
 
 # --8<-- [start:report]
@@ -42,19 +29,6 @@ def report(labels, predictions):
         "confusion": confusion_matrix(labels, predictions, labels=[0, 1]).tolist(),  # rows: truth, cols: guess
     }
     # --8<-- [end:report]
-
-
-# --8<-- [start:perplexity]
-@torch.no_grad()
-def perplexity(model, tokenizer, texts):
-    """exp(mean next-token loss over all tokens of the texts): how surprised the model is."""
-    total, count = 0.0, 0
-    for text in texts:
-        ids = tokenizer(text, return_tensors="pt")["input_ids"][:, : model.config.n_positions]
-        loss = model(input_ids=ids, labels=ids).loss.item()
-        total, count = total + loss * (ids.shape[1] - 1), count + ids.shape[1] - 1
-    return math.exp(total / count)
-    # --8<-- [end:perplexity]
 
 
 # --8<-- [start:bleu]
@@ -98,24 +72,23 @@ def plot_confusions(reports, path):
     fig.savefig(path, dpi=120)
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
-    parser.add_argument("--out", help="folder for metrics.json and metrics.png")
+    parser = cli.parser(__doc__, model=True, out="metrics.json and metrics.png")
     args = parser.parse_args(argv)
 
     from pathlib import Path
 
     from transformers.utils import logging
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
+    from guide.data import load_documents
     from guide.model import load_causal_lm
-    from step3_pretraining.quality import load_documents
+    from step3_pretraining.pretrain import guide_model
 
     logging.set_verbosity_error()
-    set_threads()
     seed_everything(0)
-    tokenizer, model = load_causal_lm(args.model)
+    tokenizer, model = load_causal_lm(args.model or guide_model())
 
     rows = stories("test", 400)
     probs = [p_positive(model, tokenizer, r["text"], r["person"].split()[0]) for r in rows]

@@ -6,16 +6,15 @@ answers questions about them with nothing but its weights, then with passages re
 BM25 or by MiniLM embeddings; a groundedness check withholds answers the passages do not back.
 """
 
-import argparse
 import random
 import re
 
 # --8<-- [start:imports]
 import torch
 
-from step3_pretraining.world import JOBS, PETS, TOWNS
-
 # --8<-- [end:imports]
+from guide import cli  # the command line every example shares
+from guide.world import JOBS, PETS, TOWNS
 
 # --8<-- [start:knowledge]
 QUESTIONS = {  # what is asked, how the answer sentence starts, the possible answers
@@ -79,7 +78,7 @@ def reader_prompt(context, question, stem):
 def answer(model, tokenizer, context, question, stem, candidates):
     """The candidate the model finds most likely after the prompt: the model always answers,
     whether or not it knows, which is what makes a hallucination."""
-    from step4_finetuning.prompting import log_prob
+    from guide.scoring import log_prob
 
     prompt = reader_prompt(context, question, stem)
     return max(candidates, key=lambda c: log_prob(model, tokenizer, prompt, f" {c}."))
@@ -120,11 +119,10 @@ def train_reader(model, tokenizer, people, steps=1000, batch=16, lr=2e-3, seed=0
     # --8<-- [end:train]
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser = cli.parser(__doc__, model=True, out="rag.json")
     parser.add_argument("--k", type=int, default=1, help="passages retrieved per question (default 1)")
-    parser.add_argument("--out", help="folder for rag.json")
     args = parser.parse_args(argv)
     if not 1 <= args.k <= 4:
         parser.error("--k must be between 1 and 4 (the prompt must fit the model's 128-token context)")
@@ -133,12 +131,12 @@ def main(argv=None):
 
     from transformers.utils import logging
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
     from guide.model import load_causal_lm
-    from step3_pretraining.world import DATA
+    from guide.world import DATA
+    from step3_pretraining.pretrain import guide_model
 
     logging.set_verbosity_error()
-    set_threads()
     seed_everything(0)
     people = json.loads((DATA / "facts.json").read_text(encoding="utf-8"))["people"]
     passages = [passage(p) for p in people]
@@ -156,7 +154,7 @@ def main(argv=None):
         for label, found in (("", hits[name]), (", misspelt names", r(typed, 5))):
             recall[name + label] = {k: sum(g in h[:k] for g, h in zip(gold, found)) / len(gold) for k in (1, 3, 5)}
 
-    tokenizer, model = load_causal_lm(args.model)
+    tokenizer, model = load_causal_lm(args.model or guide_model())
     model, losses = train_reader(model, tokenizer, [p for p in people if p["seen"]])
     contexts = {"no retrieval": [[] for _ in questions]}
     contexts |= {f"{name}, top {args.k}": [[passages[i] for i in h[: args.k]] for h in found]

@@ -5,11 +5,12 @@ saves robustness.json). The classifier is the zero-shot one from metrics.py; eve
 keeps the story's true answer, so any change in accuracy is the model's fragility.
 """
 
-import argparse
 import random
 
+from guide import cli
+
 # --8<-- [start:perturb]
-from step3_pretraining.world import BAD
+from guide.world import BAD
 
 
 def typos(text, rng, rate=0.1):
@@ -46,23 +47,22 @@ def injection(text, rng, first):
     # --8<-- [end:perturb]
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
-    parser.add_argument("--out", help="folder for robustness.json")
+    parser = cli.parser(__doc__, model=True, out="robustness.json")
     args = parser.parse_args(argv)
 
     from transformers.utils import logging
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
+    from guide.data import stories
     from guide.model import load_causal_lm
-    from step4_finetuning.classify import stories
-    from step6_evaluation.metrics import p_positive
+    from guide.scoring import p_positive
+    from step3_pretraining.pretrain import guide_model
 
     logging.set_verbosity_error()
-    set_threads()
     seed_everything(0)
-    tokenizer, model = load_causal_lm(args.model)
+    tokenizer, model = load_causal_lm(args.model or guide_model())
     rows = stories("test", 200)
     perturbations = {
         "none": lambda t, rng, first: t,

@@ -8,7 +8,6 @@ or http://127.0.0.1:8000/docs (the OpenAPI docs).
 """
 
 # --8<-- [start:imports]
-import argparse
 import asyncio
 import json
 import logging
@@ -24,7 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
-from guide import set_threads
+from guide import cli, set_threads
 from step7_deployment.batching import Job, MicroBatcher
 from step7_deployment.privacy import redact
 
@@ -208,16 +207,17 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
 
     def load():
         from guide.model import load_causal_lm
+        from step3_pretraining.pretrain import guide_model
 
         set_threads()
         try:
-            tokenizer, model = load_causal_lm(model_name)
+            tokenizer, model = load_causal_lm(model_name or guide_model())
             if int8:
                 from step7_deployment.quantize import int8_dynamic
 
                 model = int8_dynamic(model)
-        except (Exception, SystemExit) as err:  # say why on /health and /ready; the orchestrator restarts us
-            state["failed"] = f"the model could not be loaded: {str(err).removeprefix('error: ')}"[:500]
+        except Exception as err:  # say why on /health and /ready; the orchestrator restarts us
+            state["failed"] = f"the model could not be loaded: {err}"[:500]
             logging.getLogger("guide.service").error(json.dumps({"event": "load failed", "detail": state["failed"]}))
             return
         state["batcher"] = MicroBatcher(model, tokenizer, max_batch, max_wait, on_batch=lambda n: metrics.batch(n))
@@ -264,7 +264,7 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
         return GenerateResponse(text=text, tokens=len(job.tokens))
 
     async def classify_text(request: Request, req: ClassifyRequest) -> ClassifyResponse:
-        from step6_evaluation.metrics import p_positive
+        from guide.scoring import p_positive
 
         check(request)
         name = req.name or req.text.split()[0]
@@ -358,8 +358,7 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
 
 def parse_args(argv=None):
     """The command line (also what the Dockerfile and the Kubernetes manifest pass)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
+    parser = cli.parser(__doc__, model=True)
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept connections from other machines")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--rate-limit", type=int, default=120, help="requests per minute per API key")
@@ -378,6 +377,7 @@ def parse_args(argv=None):
     return args
 
 
+@cli.command(cache=False)
 def main(argv=None):
     args = parse_args(argv)
 

@@ -7,7 +7,6 @@ writes the table, the numbers and the plot that the Step 7 page shows (docs/gene
 """
 
 # --8<-- [start:imports]
-import argparse
 import asyncio
 import contextlib
 import json
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 
 # --8<-- [end:imports]
+from guide import cli  # the command line every example shares
 
 APP = Path(__file__).with_name("app.py")
 GENERATED = Path(__file__).resolve().parents[2] / "docs" / "generated"
@@ -135,13 +135,13 @@ def plot(runs):
     return fig
 
 
+@cli.command(cache=False)  # --page writes to docs/generated/, outside --out
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.parser(__doc__, out="benchmark.json, benchmark.txt and benchmark.png")
     parser.add_argument("--batches", default="1,2,4,8,16", help="the --max-batch values to compare (1 first)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--per-client", type=int, default=8, help="requests each client sends")
     parser.add_argument("--new-tokens", type=int, default=32)
-    parser.add_argument("--out", help="folder for benchmark.json, benchmark.txt and benchmark.png")
     parser.add_argument("--page", action="store_true", help="write them to docs/generated/ for the Step 7 page")
     args = parser.parse_args(argv)
     try:
@@ -151,7 +151,7 @@ def main(argv=None):
     if sizes[0] != 1 or min(sizes) < 1 or args.clients < 1 or args.per_client < 1 or not 1 <= args.new_tokens <= 64:
         parser.error("--batches must start with 1; --clients and --per-client at least 1; --new-tokens 1 to 64")
 
-    from step4_finetuning.classify import openings
+    from guide.data import openings
 
     prompts = openings("test", 200)
     runs = {"clients": args.clients, "per_client": args.per_client, "new_tokens": args.new_tokens,

@@ -5,13 +5,13 @@ Run it: ``python snippets/step7_deployment/client.py`` (starts its own server; `
 one you already run, with ``--key`` as its API key).
 """
 
-import argparse
 import json
 import time
 from pathlib import Path
 
 import httpx
 
+from guide import cli
 from step7_deployment.benchmark import running_server
 
 
@@ -52,11 +52,11 @@ def tour(client, other_key):
     # --8<-- [end:calls]
 
 
+@cli.command(cache=False)
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.parser(__doc__, out="the server's log (server.log)")
     parser.add_argument("--url", help="a running service (default: start one on 127.0.0.1)")
     parser.add_argument("--key", default="demo-key", help="its API key")
-    parser.add_argument("--out", help="folder for the server's log (server.log)")
     args = parser.parse_args(argv)
 
     if args.url:

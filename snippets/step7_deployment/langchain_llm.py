@@ -5,8 +5,9 @@ Run it: ``python snippets/step7_deployment/langchain_llm.py`` (``--model NAME_OR
 the model runs in this process; nothing is sent anywhere.
 """
 
-import argparse
+from guide import cli  # the command line every example shares
 
+# isort: split
 # --8<-- [start:llm]
 from typing import Any
 
@@ -17,7 +18,7 @@ from langchain_core.output_parsers import BaseOutputParser
 from langchain_core.prompts import PromptTemplate
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from step3_pretraining.world import FEEL_BAD, FEEL_GOOD  # how the world's stories end
+from guide.world import FEEL_BAD, FEEL_GOOD  # how the world's stories end
 
 
 class GuideLLM(LLM):
@@ -40,9 +41,10 @@ class GuideLLM(LLM):
 
     def _call(self, prompt, stop=None, run_manager=None, **kwargs) -> str:
         from guide.model import load_causal_lm
+        from step3_pretraining.pretrain import guide_model
 
         if self._loaded is None:
-            self._loaded = load_causal_lm(self.model_name)
+            self._loaded = load_causal_lm(self.model_name or guide_model())
         tokenizer, model = self._loaded
         ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
         sampling = dict(do_sample=True, temperature=self.temperature, top_k=0) if self.temperature else {}
@@ -87,18 +89,16 @@ def story_chain(llm):
     # --8<-- [end:parser]
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
-    parser.add_argument("--out", help="folder for langchain.json")
+    parser = cli.parser(__doc__, model=True, out="langchain.json")
     args = parser.parse_args(argv)
 
     from transformers.utils import logging
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
 
     logging.set_verbosity_error()
-    set_threads()
     seed_everything(0)
     # --8<-- [start:run]
     chain = story_chain(GuideLLM(model_name=args.model, temperature=1.0))

@@ -27,7 +27,7 @@ def luhn_ok(digits):
 
 
 def known_names():
-    from step3_pretraining.world import NAMES, SURNAMES
+    from guide.world import NAMES, SURNAMES
 
     return sorted({*NAMES["she"], *NAMES["he"], *SURNAMES}, key=len, reverse=True)
 

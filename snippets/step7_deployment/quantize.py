@@ -6,7 +6,6 @@ serves the quantised model with ``app.py --int8``.
 """
 
 # --8<-- [start:imports]
-import argparse
 import io
 import statistics
 import time
@@ -15,6 +14,7 @@ import warnings
 import torch
 
 # --8<-- [end:imports]
+from guide import cli  # the command line every example shares
 
 
 # --8<-- [start:int8]
@@ -89,8 +89,8 @@ def mlp_ms(width, rows=16, repeats=50):
 def compare(models, tokenizer, n_stories=200, n_prompts=50):
     """Latency, size and quality for each model; quality = held-out perplexity, Step 6's
     zero-shot sentiment accuracy, and agreement with the float32 model's greedy tokens."""
-    from step4_finetuning.classify import openings, stories
-    from step6_evaluation.metrics import p_positive, perplexity
+    from guide.data import openings, stories
+    from guide.scoring import p_positive, perplexity
 
     rows, prompts = stories("test", n_stories), openings("test", n_stories)
     reference = {p: greedy(models["float32"], tokenizer, p) for p in prompts[:n_prompts]}
@@ -109,22 +109,21 @@ def compare(models, tokenizer, n_stories=200, n_prompts=50):
     return results
 
 
+@cli.command
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a Hugging Face id or local folder (default: the guide's model)")
-    parser.add_argument("--out", help="folder for quantize.json")
+    parser = cli.parser(__doc__, model=True, out="quantize.json")
     args = parser.parse_args(argv)
 
     from transformers.utils import logging
 
-    from guide import seed_everything, set_threads, write_metrics
+    from guide import seed_everything, write_metrics
     from guide.model import load_causal_lm
+    from step3_pretraining.pretrain import guide_model
 
     logging.set_verbosity_error()
-    set_threads()
     seed_everything(0)
-    tokenizer, model = load_causal_lm(args.model)
-    quantised = int8_dynamic(load_causal_lm(args.model, log=lambda msg: None)[1])
+    tokenizer, model = load_causal_lm(args.model or guide_model())
+    quantised = int8_dynamic(load_causal_lm(args.model or guide_model(), log=lambda msg: None)[1])
     results = compare({"float32": model.eval(), "int8 dynamic": quantised}, tokenizer)
 
     print("one greedy generation of 32 tokens, median of 5, on this CPU (2 threads)")

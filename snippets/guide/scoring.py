@@ -1,0 +1,56 @@
+"""Scoring text with a language model, as every step from Step 4 on does it: the
+log-probability of an ending, of every token of a batch of responses, the zero-shot sentiment
+classifier built on it, and perplexity."""
+
+# --8<-- [start:imports]
+import math
+
+import torch
+
+# --8<-- [end:imports]
+
+
+# --8<-- [start:log_prob]
+@torch.no_grad()
+def log_prob(model, tokenizer, prefix, ending):
+    """log p(ending | prefix): the sum of the ending's token log-probabilities."""
+    a, b = tokenizer(prefix)["input_ids"], tokenizer(ending)["input_ids"]
+    room = model.config.n_positions - len(b) - 16  # the context window; 16 spare for virtual tokens
+    a = a[-room:]  # a long few-shot prompt loses its oldest tokens first
+    ids = torch.tensor([a + b], device=model.device)
+    logp = model(input_ids=ids).logits.log_softmax(-1)[0]
+    shift = logp.shape[0] - ids.shape[1]  # prompt tuning returns logits for its virtual tokens too
+    return sum(logp[shift + len(a) - 1 + i, t].item() for i, t in enumerate(b))
+    # --8<-- [end:log_prob]
+
+
+# --8<-- [start:completion_log_probs]
+def completion_log_probs(model, input_ids, attention_mask, completion_mask):
+    """Log-probability of each response token given everything before it (0 elsewhere)."""
+    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1]
+    token_lp = torch.log_softmax(logits.float(), -1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
+    return token_lp * completion_mask[:, 1:]
+    # --8<-- [end:completion_log_probs]
+
+
+# --8<-- [start:p_positive]
+def p_positive(model, tokenizer, story, first):
+    """P(good day) from the language model: which ending does it find more likely,
+    "<Name> was happy." or "<Name> was upset."? A softmax over the two log-probabilities."""
+    good = log_prob(model, tokenizer, story, f" {first} was happy.")
+    bad = log_prob(model, tokenizer, story, f" {first} was upset.")
+    return 1 / (1 + math.exp(bad - good))
+    # --8<-- [end:p_positive]
+
+
+# --8<-- [start:perplexity]
+@torch.no_grad()
+def perplexity(model, tokenizer, texts):
+    """exp(mean next-token loss over all tokens of the texts): how surprised the model is."""
+    total, count = 0.0, 0
+    for text in texts:
+        ids = tokenizer(text, return_tensors="pt")["input_ids"][:, : model.config.n_positions]
+        loss = model(input_ids=ids, labels=ids).loss.item()
+        total, count = total + loss * (ids.shape[1] - 1), count + ids.shape[1] - 1
+    return math.exp(total / count)
+    # --8<-- [end:perplexity]
