@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 # --8<-- [end:imports]
+# isort: split
 from guide import cli  # the command line every example shares
 
 

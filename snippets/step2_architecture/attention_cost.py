@@ -14,9 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-# --8<-- [end:imports]
-from guide import cli  # the command line every example shares
 from step2_architecture.attention import scaled_dot_product_attention as naive_attention
+
+# --8<-- [end:imports]
+# isort: split
+from guide import cli  # the command line every example shares
 
 
 # --8<-- [start:measure]

@@ -14,8 +14,6 @@ import time
 import torch
 import torch.distributed as dist
 
-# --8<-- [end:imports]
-from guide import cli  # the command line every example shares
 from guide.errors import GuideError
 from step3_pretraining.pretrain import (
     evaluate,
@@ -25,6 +23,10 @@ from step3_pretraining.pretrain import (
     token_blocks,
     train_tokenizer,
 )
+
+# --8<-- [end:imports]
+# isort: split
+from guide import cli  # the command line every example shares
 
 
 # --8<-- [start:setup]

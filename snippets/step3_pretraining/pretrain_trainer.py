@@ -13,9 +13,11 @@ import time
 
 import torch
 
-# --8<-- [end:imports]
-from guide import cli  # the command line every example shares
 from step3_pretraining.pretrain import make_model, read_corpus, token_blocks, train_tokenizer
+
+# --8<-- [end:imports]
+# isort: split
+from guide import cli  # the command line every example shares
 
 
 class Blocks(torch.utils.data.Dataset):

@@ -11,9 +11,11 @@ import random
 import re
 from collections import Counter
 
-# --8<-- [end:imports]
-from guide import cli  # the command line every example shares
 from guide.world import BAD, DAYS, FEEL_BAD, FEEL_GOOD, GOOD, JOBS, SEED, TOWNS, make_people
+
+# --8<-- [end:imports]
+# isort: split
+from guide import cli  # the command line every example shares
 
 # --8<-- [start:judge]
 # The story's day is what readers care about most; an ending that contradicts the day reads

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 # --8<-- [end:imports]
+# isort: split
 from guide import cli  # the command line every example shares
 
 

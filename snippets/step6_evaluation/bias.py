@@ -11,9 +11,11 @@ import random
 # --8<-- [start:imports]
 import torch
 
-# --8<-- [end:imports]
-from guide import cli  # the command line every example shares
 from guide.world import JOBS, NAMES, PET_NAMES, PETS, SKEW, TOWNS
+
+# --8<-- [end:imports]
+# isort: split
+from guide import cli  # the command line every example shares
 
 THRESHOLD = 0.05  # a swap may move the probability of a job by at most 5 points on average
 

@@ -10,9 +10,11 @@ import random
 # --8<-- [start:imports]
 import torch
 
-# --8<-- [end:imports]
-from guide import cli  # the command line every example shares
 from step3_pretraining.pretrain import evaluate, token_blocks
+
+# --8<-- [end:imports]
+# isort: split
+from guide import cli  # the command line every example shares
 
 # --8<-- [start:data]
 PHRASINGS = [  # the new documents; the last phrasing is held out to test generalisation

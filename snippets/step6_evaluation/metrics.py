@@ -8,10 +8,12 @@ model asked in its own words (Step 4's zero-shot hard prompt), so nothing is tra
 # --8<-- [start:imports]
 import torch
 
-# --8<-- [end:imports]
-from guide import cli  # the command line every example shares
 from guide.data import stories
 from guide.scoring import p_positive, perplexity
+
+# --8<-- [end:imports]
+# isort: split
+from guide import cli  # the command line every example shares
 
 
 # --8<-- [start:report]

@@ -12,9 +12,11 @@ import re
 # --8<-- [start:imports]
 import torch
 
-# --8<-- [end:imports]
-from guide import cli  # the command line every example shares
 from guide.world import JOBS, PETS, TOWNS
+
+# --8<-- [end:imports]
+# isort: split
+from guide import cli  # the command line every example shares
 
 # --8<-- [start:knowledge]
 QUESTIONS = {  # what is asked, how the answer sentence starts, the possible answers

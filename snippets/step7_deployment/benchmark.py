@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 # --8<-- [end:imports]
+# isort: split
 from guide import cli  # the command line every example shares
 
 APP = Path(__file__).with_name("app.py")

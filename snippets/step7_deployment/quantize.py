@@ -14,6 +14,7 @@ import warnings
 import torch
 
 # --8<-- [end:imports]
+# isort: split
 from guide import cli  # the command line every example shares
 
 
