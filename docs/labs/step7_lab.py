@@ -76,7 +76,10 @@ def measure(base):
 
 runs = {}
 for size in (1, 16):
-    with running_server("--max-batch", size, "--rate-limit", 100000, env={"GUIDE_API_KEYS": ""}) as base:
+    # --timeout 300: a load test measures latency; on a busy machine queued requests wait long
+    with running_server(
+        "--max-batch", size, "--rate-limit", 100000, "--timeout", 300, env={"GUIDE_API_KEYS": ""}
+    ) as base:
         runs[size] = measure(base)
 fig, ax = plt.subplots(figsize=(7, 3))
 for size, r in runs.items():

@@ -69,8 +69,8 @@ async def one_request(client, prompt, new_tokens):
             if first is None and "data: " in chunk:
                 first = time.perf_counter() - start
             body += chunk
-    done = body.rpartition("event: done\ndata: ")[2]
-    if not done.strip():
+    _, found, done = body.rpartition("event: done\ndata: ")
+    if not found or not done.strip():  # an error event instead (a 504 past the server's --timeout, say)
         raise RuntimeError(f"the stream did not end with event: done: {body[-200:]!r}")
     return time.perf_counter() - start, first, json.loads(done)["tokens"]
 
@@ -158,7 +158,10 @@ def main(argv=None):
     runs = {"clients": args.clients, "per_client": args.per_client, "new_tokens": args.new_tokens,
             "cpu_count": os.cpu_count(), "run": time.strftime("%Y-%m-%dT%H:%M:%S"), "results": []}  # fmt: skip
     for size in sizes:
-        with running_server("--max-batch", size, "--rate-limit", 100000, env={"GUIDE_API_KEYS": ""}) as base:
+        # --timeout 300: a load test measures latency; on a busy machine queued requests wait long
+        with running_server(
+            "--max-batch", size, "--rate-limit", 100000, "--timeout", 300, env={"GUIDE_API_KEYS": ""}
+        ) as base:
             result = asyncio.run(load(base, prompts, args.clients, args.per_client, args.new_tokens))
         runs["results"].append({"max_batch": size, **result})
         print(f"--max-batch {size}: {result['tokens_per_s']:.0f} tokens/s", file=sys.stderr)
