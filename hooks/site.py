@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -109,12 +110,10 @@ def on_post_page(output, page, config):
                 f"{page.file.src_uri}: nbconvert's template still loads from cdnjs; "
                 "update NBCONVERT_CDN_BLOCKS in hooks/site.py"
             )
-        import jupytext
-
-        notebook = jupytext.read(page.file.abs_src_path)
+        # on_files already wrote the lab as a notebook, with its recorded outputs: offer that one
         target = Path(page.file.abs_dest_path).parent / (Path(page.file.src_uri).stem + ".ipynb")
         target.parent.mkdir(parents=True, exist_ok=True)
-        jupytext.write(notebook, target, fmt="ipynb")
+        shutil.copyfile(page.file.abs_src_path, target)
     return output
 
 

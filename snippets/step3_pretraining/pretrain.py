@@ -17,7 +17,7 @@ import torch
 import guide.data
 import guide.runtime
 from guide import cli, pick_device, seed_everything, write_metrics
-from guide.cache import build_key, save_atomically, why_rebuild
+from guide.cache import build_key, cached_build, save_atomically
 from guide.errors import GuideError
 from guide.model import BUILD_COMMAND, guide_model_dir
 from guide.world import DATA
@@ -192,16 +192,14 @@ def guide_model(build_if_missing=True, log=None) -> Path:
     """The folder of the guide's model, built there first (about a minute, once) when it is
     missing or was built from older code or data. Every later step calls this before
     ``guide.model.load_causal_lm(None)``; with ``build_if_missing=False`` it raises instead."""
+
+    def write(folder):
+        tokenizer, model, training_log = build(quiet=True)
+        _write(folder, tokenizer, model, training_log)
+
+    how = f"Build it (about a minute): {BUILD_COMMAND}"
     log = log or (lambda msg: print(msg, file=sys.stderr))
-    folder = guide_model_dir()
-    reason = why_rebuild(folder, recipe(), "the guide's model")
-    if reason is None:
-        return folder
-    if not build_if_missing:
-        raise GuideError(f"{reason}. Build it (about a minute): {BUILD_COMMAND}")
-    log(f"{reason}: building it now (about a minute, only once)")
-    build(save=folder, quiet=True)
-    return folder
+    return cached_build(guide_model_dir(), recipe(), write, "the guide's model", log, build_if_missing, how)
 
 
 def read_corpus(path=None):
