@@ -98,6 +98,6 @@ assert len(arrivals) > 1 and arrivals[0][0] < arrivals[-1][0], "the answer did n
 assert runs[16]["tokens_per_s"] > runs[1]["tokens_per_s"], "batching did not raise throughput"
 assert runs[16]["p50_ms"] < runs[1]["p50_ms"], "batching did not cut the median latency"
 print(
-    f"throughput {runs[1]['tokens_per_s']:.0f} -> {runs[16]['tokens_per_s']:.0f} tokens/s; "
-    f"median latency {runs[1]['p50_ms']:.0f} -> {runs[16]['p50_ms']:.0f} ms"
+    f"throughput {runs[1]['tokens_per_s']:.0f} tokens/s -> {runs[16]['tokens_per_s']:.0f} tokens/s; "
+    f"median latency {runs[1]['p50_ms']:.0f} ms -> {runs[16]['p50_ms']:.0f} ms"
 )
