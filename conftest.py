@@ -2,24 +2,20 @@
 
 1. No hidden downloads: HF_HUB_OFFLINE=1 for this process and every example it starts, and
    pytest-socket (configured in pyproject.toml) refuses connections to anything but loopback.
-2. The pages' code blocks are tests. pytest-codeblocks runs them, but it reads the raw
-   Markdown: it would not see code that a page includes with ``--8<--`` and it silently skips
-   fences tagged ``python title="..."``, ``py`` or ``{ .python }``. So we expand the includes
-   with pymdownx's own snippet preprocessor (configured as in mkdocs.yml), normalise the fence
-   tags, and refuse any Python block that is neither run nor skipped with a written reason.
+2. The pages' code blocks are tests: the plugin tests/page_blocks.py collects them (the
+   ``pythonpath`` setting in pyproject.toml puts tests/ on the path).
 3. Tests marked ``gpu`` are skipped, with the reason, where PyTorch sees no CUDA device.
+4. ``--update-outputs`` rewrites the outputs the pages show (docs/generated/) from this run
+   instead of comparing them (the same as GUIDE_UPDATE_OUTPUTS=1; tests/recorded.py).
 """
 
 from __future__ import annotations
 
-import io
 import os
-import re
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent
+pytest_plugins = ["page_blocks"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -27,149 +23,19 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-PYTHON_TAGS = {"python", "py", "python3"}
-# Interactive-session fences: Python a reader sees but nothing could run as written.
-CONSOLE_TAGS = {"pycon", "python-console", "ipython", "ipython3"}
-SHELL_TAGS = {"bash": "bash", "sh": "sh", "shell": "bash"}
-FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,}|~{3,})(?P<info>[^`]*)$")
 
-
-def fence_language(info: str) -> str:
-    """The language of a fence's info string: ``python title="x" hl_lines="2"`` -> ``python``,
-    ``{ .python .annotate }`` -> ``python``, ``py`` -> ``py``."""
-    info = info.strip()
-    if info.startswith("{"):
-        classes = re.findall(r"\.([\w+-]+)", info)
-        return classes[0].lower() if classes else ""
-    return info.split()[0].lower() if info else ""
-
-
-def normalise_fences(text: str) -> str:
-    """Rewrite every fence opener so pytest-codeblocks sees exactly python/bash/sh."""
-    out, closing = [], None
-    for line in text.splitlines(keepends=True):
-        m = FENCE.match(line.rstrip("\n"))
-        if closing is None and m:
-            lang = fence_language(m["info"])
-            lang = "python" if lang in PYTHON_TAGS else SHELL_TAGS.get(lang, lang or "text")
-            closing = m["ticks"][0] * len(m["ticks"])
-            out.append(f"{m['indent']}{'`' * len(m['ticks'])}{lang}\n")
-        elif closing is not None and m and m["ticks"].startswith(closing) and not m["info"].strip():
-            closing = None
-            out.append(f"{m['indent']}{'`' * len(m['ticks'])}\n")
-        else:
-            out.append(line)
-    return "".join(out)
-
-
-def expand_snippets(text: str) -> str:
-    """Apply pymdownx.snippets exactly as mkdocs.yml configures it for the site."""
-    import markdown
-
-    md = markdown.Markdown(
-        extensions=["pymdownx.snippets"],
-        extension_configs={
-            "pymdownx.snippets": {
-                "base_path": [str(REPO)],
-                "check_paths": True,
-                "dedent_subsections": True,
-            }
-        },
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-outputs",
+        action="store_true",
+        help="rewrite docs/generated/ (what the pages show) from this run instead of comparing with it",
     )
-    return "\n".join(md.preprocessors["snippet"].run(text.split("\n")))
 
 
-def has_reason(mark: str) -> bool:
-    return bool(re.search(r"reason\s*=\s*['\"][^'\"]{8,}", mark))
-
-
-def page_block_class():
-    from pytest_codeblocks.plugin import TestBlock
-
-    class PageBlock(TestBlock):
-        """A page's Python block runs as a reader's script would: in a module of its own (with a
-        ``__name__``, which libraries such as Strawberry rely on), and a failure shows the real
-        traceback rather than pytest-codeblocks' one-line summary."""
-
-        def runtest(self):
-            if self.obj.syntax != "python" or self.obj.expected_output is not None:
-                return super().runtest()
-            import linecache
-            import sys
-            import types
-
-            module = types.ModuleType("__page__")
-            sys.modules["__page__"] = module
-            try:
-                # dont_inherit: this file's `from __future__ import annotations` must not leak in
-                name = self.block_name()
-                linecache.cache[name] = (len(self.obj.code), None, self.obj.code.splitlines(True), name)  # tracebacks
-                exec(compile(self.obj.code, name, "exec", dont_inherit=True), module.__dict__)
-            finally:
-                sys.modules.pop("__page__", None)
-
-        def block_name(self):
-            return f"{self.path.name} (block at expanded line {self.obj.lineno})"
-
-        def repr_failure(self, excinfo):
-            """The traceback from the block's first line down, with the block's source lines."""
-            import traceback
-
-            tb = excinfo.tb
-            while tb and tb.tb_frame.f_code.co_filename != self.block_name():
-                tb = tb.tb_next
-            return "".join(traceback.format_exception(excinfo.type, excinfo.value, tb or excinfo.tb))
-
-        def reportinfo(self):
-            return self.path, self.obj.lineno, self.name
-
-    return PageBlock
-
-
-class MarkdownPage(pytest.File):
-    """One Markdown page; each of its python/bash blocks becomes a test item."""
-
-    def collect(self):
-        from pytest_codeblocks.main import extract_from_buffer
-
-        PageBlock = page_block_class()  # noqa: N806
-
-        raw = expand_snippets(self.path.read_text(encoding="utf-8"))
-        for number, line in enumerate(raw.splitlines(), 1):
-            m = FENCE.match(line)
-            if m and fence_language(m["info"]) in CONSOLE_TAGS:
-                raise pytest.UsageError(
-                    f"{self.path.relative_to(REPO)} (expanded line {number}): a {fence_language(m['info'])} "
-                    "block cannot be run or checked. Show the code in a python block and its output "
-                    "from a file in docs/generated/ that a test keeps in sync."
-                )
-        text = normalise_fences(raw)
-        for block in extract_from_buffer(io.StringIO(text)):
-            if block.syntax not in {"python", "bash", "sh"}:
-                continue
-            skips = [m for m in block.marks if m.startswith(("pytest.mark.skip", "pytest.mark.skipif"))]
-            if block.syntax == "python" and any(not has_reason(m) for m in skips):
-                raise pytest.UsageError(
-                    f"{self.path.relative_to(REPO)} (expanded line {block.lineno}): a Python block "
-                    "is skipped without a reason. Every Python block a reader sees must run; write "
-                    'why it cannot as <!--pytest.mark.skip(reason="...")-->.'
-                )
-            item = PageBlock.from_parent(parent=self, name=f"line {block.lineno}")
-            item.obj = block
-            for mark in block.marks:
-                item.add_marker(eval(mark, {"pytest": pytest, "sys": __import__("sys")}))
-            yield item
-
-
-def pytest_collect_file(file_path: Path, parent):
-    if file_path.suffix != ".md":
-        return None
-    rel = file_path.resolve().relative_to(REPO) if file_path.resolve().is_relative_to(REPO) else None
-    if rel is None or not (rel == Path("README.md") or rel.parts[0] == "docs"):
-        return None
-    if "generated" in rel.parts:
-        return None
-    return MarkdownPage.from_parent(parent, path=file_path)
+def pytest_configure(config):
+    # one switch for the fixtures and for anything they start (GUIDE_UPDATE_OUTPUTS=1 works too)
+    if config.getoption("update_outputs"):
+        os.environ["GUIDE_UPDATE_OUTPUTS"] = "1"
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-resolve requirements.lock (every package of the environment, pinned, with hashes) from the
 # readable requirements.txt. Run it after editing requirements.txt, then refresh the recorded
-# outputs (GUIDE_UPDATE_OUTPUTS=1 pytest): a new environment is a new platform for them.
+# outputs (pytest --update-outputs): a new environment is a new platform for them.
 #   pip install uv && bash scripts/lock.sh
 # torch stays out of the lock: it is installed first, exactly (torch==2.13.0), from the index
 # that has the build for your machine (the CPU build on CI); the guide's own package is

@@ -11,7 +11,7 @@ alike. Set GUIDE_RUN_CACHE yourself to keep the cache between sessions.
 
 ``page_output`` compares what a run printed, and the figures it measured, with the copy the page
 shows (docs/generated/; the rules are in tests/recorded.py). Set GUIDE_UPDATE_OUTPUTS=1 to
-rewrite those copies from the fresh run instead. Times are never asserted: each run's time is
+rewrite those copies from the fresh run instead (or pass ``--update-outputs``). Times are never asserted: each run's time is
 printed next to its budget at the end (guide.timing), and only a hang fails.
 """
 
@@ -29,11 +29,10 @@ from pathlib import Path
 
 import pytest
 
-import recorded  # tests/recorded.py
+import recorded
 from guide.timing import hang_guard, table
+from testing_utils import REPO, SERVICE_KEYS, SERVICE_RATE_LIMIT, updating_outputs
 
-REPO = Path(__file__).resolve().parents[1]
-GENERATED = recorded.GENERATED
 # Each example's wall-clock time in this session, for the table at the end (guide.timing)
 TIMES: dict[str, float] = {}
 # For each recorded output this session compared: None when bit-identical, else the difference
@@ -195,13 +194,13 @@ def run_snippet(tmp_path_factory):
 def page_output():
     """check(name, text, metrics=None): docs/generated/<name>.txt must match ``text`` and
     <name>.run.json the ``metrics`` the run wrote, as tests/recorded.py compares them: strictly
-    on the platform that recorded them, by tolerance elsewhere. GUIDE_UPDATE_OUTPUTS=1 rewrites
-    both from this run (and this platform) instead."""
+    on the platform that recorded them, by tolerance elsewhere. ``pytest --update-outputs`` (or
+    GUIDE_UPDATE_OUTPUTS=1) rewrites both from this run (and this platform) instead."""
     from guide.machine import describe, fingerprint
 
     def check(name: str, text: str, metrics: dict | None = None):
         platform = fingerprint()
-        if os.environ.get("GUIDE_UPDATE_OUTPUTS") == "1":
+        if updating_outputs():
             recorded.write_record(name, text, metrics, platform)
             return
         how, problem, exact = recorded.compare(name, text, metrics, platform)
@@ -212,16 +211,13 @@ def page_output():
         assert problem is None, (
             f"docs/generated/{name} (shown on the page) no longer matches what the example prints, "
             f"compared {how}ly ({'same platform' if how == 'strict' else 'another platform'}: {describe(platform)}): "
-            f"{problem}.\nIf the change is intended, refresh the record: GUIDE_UPDATE_OUTPUTS=1 pytest"
+            f"{problem}.\nIf the change is intended, refresh the record: pytest --update-outputs"
         )
 
     return check
 
 
 # --- Step 7: the service, as a real server on loopback ---------------------------------------
-
-SERVICE_KEYS = ("test-key", "burst-key", "batch-key", "browser-key", "client-key")
-SERVICE_RATE_LIMIT = 60
 
 
 @pytest.fixture(scope="session")
@@ -244,38 +240,3 @@ def service(guide_model, tmp_path_factory):
         client.startup_seconds, client.log_path, client.base = time.perf_counter() - start, log, base
         TIMES["step7_deployment/app.py"] = client.startup_seconds  # to /ready
         yield client
-
-
-# --- a real browser: Debian's Chromium, driven by Playwright, never downloaded -------------
-
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@contextlib.contextmanager
-def chromium():
-    """A headless Chromium (Playwright's Browser); skips the test where none is installed,
-    fails it on CI, where .ci/run installs one."""
-    import shutil
-
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide Debian's chromium (.ci/run installs it)")
-        pytest.skip("needs Chromium for the browser test: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
-        try:
-            yield browser
-        finally:
-            browser.close()

@@ -1,6 +1,7 @@
 """The harness itself: it must catch what it promises to catch."""
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -8,21 +9,10 @@ import textwrap
 
 import pytest
 
-import recorded  # tests/recorded.py
+import page_blocks
+import recorded
 from recorded import outputs_differ
-
-
-def _root():
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("root_conftest", Path(__file__).parents[1] / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-root = _root()
+from testing_utils import REPO
 
 
 @pytest.mark.parametrize(
@@ -39,24 +29,21 @@ root = _root()
 )
 def test_fence_tags_are_normalised(opener, expected):
     text = f"{opener}\nprint(1)\n{opener.strip()[0] * 3}\n"
-    assert root.normalise_fences(text).splitlines()[0] == expected
+    assert page_blocks.normalise_fences(text).splitlines()[0] == expected
 
 
 def test_includes_are_expanded_like_the_site():
-    expanded = root.expand_snippets('--8<-- "snippets/step2_architecture/attention.py:causal"')
+    expanded = page_blocks.expand_snippets('--8<-- "snippets/step2_architecture/attention.py:causal"')
     assert expanded.startswith("def causal_mask(n, device=None):")
     with pytest.raises(Exception, match="no_such_file"):
-        root.expand_snippets('--8<-- "snippets/no_such_file.py"')
+        page_blocks.expand_snippets('--8<-- "snippets/no_such_file.py"')
 
 
 @pytest.fixture
 def page(pytester):
     """A scratch project with our conftest and one page, docs/page.md, holding ``text``."""
-    pytester.makeconftest(
-        (root.REPO / "conftest.py")
-        .read_text(encoding="utf-8")
-        .replace("REPO = Path(__file__).resolve().parent", f"REPO = Path({str(pytester.path)!r})")
-    )
+    pytester.makeini("[pytest]\n")  # its own root folder, which the plugin collects pages from
+    pytester.makeconftest((REPO / "conftest.py").read_text(encoding="utf-8"))
     (pytester.path / "docs").mkdir()
 
     def run(text):
@@ -90,6 +77,30 @@ def test_a_broken_block_on_a_page_fails(page):
     result.assert_outcomes(passed=1, failed=1)
 
 
+def test_a_pages_marks_are_read_as_literals_never_run(page, tmp_path):
+    planted = tmp_path / "planted"
+    skipped = page(
+        '<!--pytest.mark.skip(reason="shown, not run: it needs a server")-->\n```python\nassert False\n```\n'
+    )
+    skipped.assert_outcomes(skipped=1)
+    result = page(
+        f'<!--pytest.mark.skipif(open({str(planted)!r}, "w").close(), reason="a mark that runs code")-->\n'
+        "```python\nx = 1\n```\n"
+    )
+    assert "literal arguments only" in result.stdout.str() and result.ret != 0
+    assert not planted.exists()  # the mark's code never ran
+
+
+def test_update_outputs_is_a_flag_as_well_as_a_variable(pytester, monkeypatch):
+    monkeypatch.delenv("GUIDE_UPDATE_OUTPUTS", raising=False)
+    pytester.makeini("[pytest]\n")
+    pytester.makeconftest((REPO / "conftest.py").read_text(encoding="utf-8"))
+    pytester.makepyfile("from testing_utils import updating_outputs\ndef test_flag():\n    assert updating_outputs()\n")
+    pytester.runpytest("--update-outputs", "-p", "no:socket").assert_outcomes(passed=1)
+    monkeypatch.delenv("GUIDE_UPDATE_OUTPUTS", raising=False)  # the in-process run set it here too
+    pytester.runpytest("-p", "no:socket").assert_outcomes(failed=1)
+
+
 def test_network_is_blocked_but_loopback_is_not():
     from pytest_socket import SocketConnectBlockedError
 
@@ -103,8 +114,6 @@ def test_network_is_blocked_but_loopback_is_not():
 
 
 def test_hub_is_offline():
-    import os
-
     assert os.environ["HF_HUB_OFFLINE"] == "1"
 
 
@@ -219,8 +228,8 @@ def test_every_example_has_a_time_budget():
 
     listed = {e.script for e in EXAMPLES}
     scripts = {
-        str(p.relative_to(root.REPO / "snippets"))
-        for p in (root.REPO / "snippets").glob("step*/*.py")
+        str(p.relative_to(REPO / "snippets"))
+        for p in (REPO / "snippets").glob("step*/*.py")
         if "__main__" in p.read_text(encoding="utf-8")
     }
     assert scripts == listed, f"no budget: {sorted(scripts - listed)}; no script: {sorted(listed - scripts)}"
@@ -241,7 +250,7 @@ def test_no_test_asserts_wall_clock_time():
     pattern = re.compile(r"assert [^\n]*(seconds|startup_seconds|elapsed)\b[^\n]*[<>]")
     offenders = [
         f"{p.name}: {m.group()}"
-        for p in sorted((root.REPO / "tests").glob("test_*.py"))
+        for p in sorted((REPO / "tests").glob("test_*.py"))
         if p.name != "test_harness.py"  # this test's own pattern
         for m in pattern.finditer(p.read_text(encoding="utf-8"))
     ]
@@ -259,8 +268,8 @@ def _pins(text: str) -> dict[str, str]:
 
 
 def test_the_lock_pins_every_requirement_at_its_version_with_hashes():
-    wanted = _pins((root.REPO / "requirements.txt").read_text(encoding="utf-8"))
-    lock_text = (root.REPO / "requirements.lock").read_text(encoding="utf-8")
+    wanted = _pins((REPO / "requirements.txt").read_text(encoding="utf-8"))
+    lock_text = (REPO / "requirements.lock").read_text(encoding="utf-8")
     locked = _pins(lock_text)
     wanted.pop("torch")  # installed first, exactly, from the index that has this machine's build
     assert "torch" not in locked and not any(n.startswith("nvidia-") for n in locked)

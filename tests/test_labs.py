@@ -5,23 +5,21 @@ kernel, after the examples it calls have run in their own tests: their runs come
 session's run cache (guide/runs.py), so no example trains twice. What the lab printed is
 compared with docs/generated/<lab>.txt like every other recorded output (tests/recorded.py),
 and docs/generated/labs/<lab>.ipynb, the executed notebook with its plots, is what the site
-renders (hooks/site.py), so serving the site runs nothing. GUIDE_UPDATE_OUTPUTS=1 rewrites
+renders (hooks/site.py), so serving the site runs nothing. ``pytest --update-outputs`` rewrites
 both from this run.
 """
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-REPO = Path(__file__).resolve().parents[1]
+from testing_utils import GENERATED, REPO, updating_outputs
+
 LABS = sorted((REPO / "docs" / "labs").glob("step*_lab.py"))
-RECORDED = REPO / "docs" / "generated" / "labs"
+RECORDED = GENERATED / "labs"
 # A lab replays the examples it calls, so it takes seconds; a cell still running after this hangs
 CELL_TIMEOUT_S = 900
 
@@ -72,17 +70,17 @@ def test_the_lab_runs_and_the_site_shows_that_run(lab, guide_model, page_output,
     client.execute()
     page_output(lab.stem, printed(notebook))
     copy = RECORDED / f"{lab.stem}.ipynb"
-    if os.environ.get("GUIDE_UPDATE_OUTPUTS") == "1":
+    if updating_outputs():
         RECORDED.mkdir(parents=True, exist_ok=True)
         nbformat.write(for_the_site(notebook), copy)
         return
-    assert copy.exists(), f"{copy.relative_to(REPO)} is missing: record it with GUIDE_UPDATE_OUTPUTS=1 pytest"
+    assert copy.exists(), f"{copy.relative_to(REPO)} is missing: record it with pytest --update-outputs"
     shown = nbformat.read(copy, as_version=4)
     assert code_sources(shown) == code_sources(notebook), (
         f"the site shows an older run of {lab.name}: its code changed since {copy.relative_to(REPO)} "
-        "was recorded. Refresh it: GUIDE_UPDATE_OUTPUTS=1 pytest tests/test_labs.py"
+        "was recorded. Refresh it: pytest --update-outputs tests/test_labs.py"
     )
-    assert printed(shown) == (REPO / "docs" / "generated" / f"{lab.stem}.txt").read_text(encoding="utf-8"), (
+    assert printed(shown) == (GENERATED / f"{lab.stem}.txt").read_text(encoding="utf-8"), (
         f"{copy.relative_to(REPO)} and docs/generated/{lab.stem}.txt come from different runs: "
-        "refresh both with GUIDE_UPDATE_OUTPUTS=1 pytest tests/test_labs.py"
+        "refresh both with pytest --update-outputs tests/test_labs.py"
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from testing_utils import REPO
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:

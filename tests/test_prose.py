@@ -23,8 +23,8 @@ import re
 import pytest
 import yaml
 
-from conftest import REPO
 from recorded import GENERATED
+from testing_utils import REPO
 
 PAGES = sorted(p for p in (REPO / "docs").glob("*.md"))
 

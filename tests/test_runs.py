@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from testing_utils import REPO
+
 EXAMPLE = "step5_alignment/preferences.py"
 
 

@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import chromium
+from testing_utils import REPO, chromium
 
-REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 CDN_HOSTS = (
     "unpkg.com",

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import SERVICE_KEYS, SERVICE_RATE_LIMIT
+from testing_utils import SERVICE_KEYS, SERVICE_RATE_LIMIT
 
 KEY, BURST, BATCH = SERVICE_KEYS[:3]
 LIMIT = SERVICE_RATE_LIMIT

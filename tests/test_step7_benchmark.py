@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import GENERATED
+from testing_utils import GENERATED
 
 
 def test_a_quick_load_test_finds_batching_faster(run_snippet, guide_model):

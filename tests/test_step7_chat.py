@@ -1,10 +1,8 @@
 """Step 7: the chat page, in a real headless browser, against the real server on loopback."""
 
-import os
-
 import pytest
 
-from conftest import GENERATED, REPO, SERVICE_KEYS, chromium
+from testing_utils import GENERATED, REPO, SERVICE_KEYS, chromium, updating_outputs
 
 PROMPT = "Omar Reed is a baker in Glenrock."
 
@@ -81,7 +79,7 @@ def test_the_guide_model_answers_in_the_chat_and_refusals_show_their_reason(serv
         page, _, _, outside = chat(browser, service, SERVICE_KEYS[3])
         (REPO / "artifacts" / "screenshots").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(REPO / "artifacts" / "screenshots" / "step7-chat.png"))
-        if os.environ.get("GUIDE_UPDATE_OUTPUTS") == "1":  # the page's picture of the chat, from this run
+        if updating_outputs():  # the page's picture of the chat, from this run
             page.set_viewport_size({"width": 900, "height": 460})
             page.screenshot(path=str(GENERATED / "step7_chat.png"))
         assert page.locator(".answer").last.inner_text().strip() == expected["text"].strip()

@@ -1,6 +1,6 @@
 """Step 7: the client tour the page shows: every route over HTTP, and every refusal."""
 
-from conftest import SERVICE_KEYS
+from testing_utils import SERVICE_KEYS
 
 
 def test_the_tour_of_a_fresh_server(run_snippet, guide_model, page_output):

@@ -12,7 +12,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO
+from testing_utils import REPO
 
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 MANIFESTS = sorted((REPO / "deploy" / "k8s").glob("*.yaml"))

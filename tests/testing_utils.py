@@ -1,0 +1,58 @@
+"""What the tests share besides fixtures: the repository's paths, the service's test keys, a
+headless browser, and whether this run refreshes the recorded outputs. Test modules import it
+(``from testing_utils import REPO``); the fixtures live in conftest.py."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+
+import pytest
+
+from recorded import GENERATED, REPO
+
+__all__ = ["GENERATED", "REPO", "SERVICE_KEYS", "SERVICE_RATE_LIMIT", "chromium", "updating_outputs"]
+
+# The keys and the rate limit the session's server (the ``service`` fixture) starts with
+SERVICE_KEYS = ("test-key", "burst-key", "batch-key", "browser-key", "client-key")
+SERVICE_RATE_LIMIT = 60
+
+
+def updating_outputs() -> bool:
+    """This run rewrites docs/generated/ instead of comparing with it: ``pytest
+    --update-outputs`` (the root conftest.py) or GUIDE_UPDATE_OUTPUTS=1."""
+    return os.environ.get("GUIDE_UPDATE_OUTPUTS") == "1"
+
+
+# --- a real browser: Debian's Chromium, driven by Playwright, never downloaded -------------
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@contextlib.contextmanager
+def chromium():
+    """A headless Chromium (Playwright's Browser); skips the test where none is installed,
+    fails it on CI, where .ci/run installs one."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide Debian's chromium (.ci/run installs it)")
+        pytest.skip("needs Chromium for the browser test: apt-get install chromium")
+    from playwright.sync_api import sync_playwright  # only the browser tests need it
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
