@@ -80,8 +80,10 @@ def fine_tune(model, tokenizer, train, test, lr, epochs=2, seed=0, device_type="
     # --8<-- [end:train]
 
 
-def folder_size(path):
-    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+def weights_on_disk(path):
+    """Bytes of the saved weights. (The JSON files beside them name the base model's folder,
+    whose length differs from machine to machine, so they are left out.)"""
+    return sum(f.stat().st_size for f in Path(path).rglob("*.safetensors"))
 
 
 @cli.command
@@ -119,7 +121,7 @@ def main(argv=None):
         peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
         with tempfile.TemporaryDirectory() as folder:
             model.save_pretrained(folder)  # the whole model, or only the adapter and head for LoRA
-            on_disk = folder_size(folder)
+            on_disk = weights_on_disk(folder)
         rows[method] = {"trainable": trainable, "total": total, "accuracy": accuracy, "seconds": seconds,
                         "checkpoint_bytes": on_disk, "peak_gpu_bytes": peak,
                         "weights_bytes": sum(p.numel() * p.element_size() for p in model.parameters())}  # fmt: skip
@@ -130,7 +132,7 @@ def main(argv=None):
     print(f"sentiment of {len(test)} held-out stories (majority class: {majority:.1%})")
     gpu = device.type == "cuda"
     print("| method | trainable parameters | share | accuracy | training time | weights in memory "
-          f"| checkpoint on disk |{' peak GPU memory |' if gpu else ''}")  # fmt: skip
+          f"| checkpoint weights on disk |{' peak GPU memory |' if gpu else ''}")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if gpu else ""))
     for method, r in rows.items():
         print(f"| {method} | {r['trainable']:,} | {r['trainable'] / r['total']:.2%} | {r['accuracy']:.1%} "
