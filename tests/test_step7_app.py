@@ -1,20 +1,53 @@
-"""Step 7: the service, started as a real server on 127.0.0.1 and spoken to over HTTP."""
+"""Step 7: the service's routes, through FastAPI's in-process TestClient (the app, its lifespan
+and the model loaded in this process), and the real server on 127.0.0.1 over HTTP: a smoke test
+and the concurrent requests that must share batches. (The fuzzer and the browser tests also
+use the real server.)"""
 
+import contextlib
 import json
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from fastapi.testclient import TestClient
 
+from step7_deployment.app import Settings, create_app
 from testing_utils import SERVICE_KEYS, SERVICE_RATE_LIMIT
 
 KEY, BURST, BATCH = SERVICE_KEYS[:3]
 LIMIT = SERVICE_RATE_LIMIT
 
 
+@contextlib.contextmanager
+def in_process(settings: Settings, ready_path="/ready", **client_options):
+    """The app as a TestClient (its lifespan runs: the model loads in a thread), once ``ready_path``
+    answers 200."""
+    with TestClient(create_app(settings), **client_options) as client:
+        deadline = time.monotonic() + 120
+        while client.get(ready_path).status_code != 200:
+            assert time.monotonic() < deadline, f"{ready_path} did not answer 200 within 120 s: it hangs"
+            time.sleep(0.05)
+        yield client
+
+
 @pytest.fixture(scope="module")
-def server(service):
-    return service
+def server(guide_model):
+    """Keys required, a rate limit: as the session's real server (the ``service`` fixture)."""
+    settings = Settings(api_keys=frozenset(SERVICE_KEYS), rate_limit=LIMIT)
+    with in_process(settings, headers={"X-API-Key": KEY}) as client:
+        yield client
+
+
+def test_the_real_server_answers_over_http(service):
+    """The smoke test of the process a reader starts: uvicorn, a port, the same routes."""
+    assert service.get("/health").json() == {"status": "ok"}
+    payload = {"prompt": "Mara Lane is a nurse in Ashford.", "max_new_tokens": 8}
+    whole = service.post("/v1/generate", json=payload)
+    assert whole.status_code == 200 and whole.json()["text"].strip()
+    with service.stream("POST", "/v1/generate/stream", json=payload) as r:
+        assert "event: done" in list(r.iter_lines())
+    assert service.post("/v1/generate", json=payload, headers={"X-API-Key": "wrong"}).status_code == 401
 
 
 def test_health_says_ok(server):
@@ -109,12 +142,12 @@ def test_metrics_count_requests_latency_and_tokens(server):
     assert 'status="422"' in text  # errors are counted too
 
 
-def test_planted_personal_data_never_reaches_the_logs(server):
+def test_planted_personal_data_never_reaches_the_logs(server, caplog):
+    caplog.set_level(logging.INFO, logger="guide.service")
     pii = ["zoe.quill@example.org", "+44 20 7946 0958", "4111 1111 1111 1111", "Mara Lane"]
     prompt = f"{pii[3]} wrote from {pii[0]}, phone {pii[1]}, card {pii[2]}."
     assert server.post("/v1/generate", json={"prompt": prompt, "max_new_tokens": 3}).status_code == 200
-    time.sleep(0.3)  # let the log line be written
-    log = server.log_path.read_text()
+    log = caplog.text
     assert '"route": "/v1/generate"' in log and "[EMAIL]" in log and "[CARD]" in log
     for item in pii:
         assert item not in log, f"{item!r} reached the log"
@@ -156,7 +189,8 @@ def batch_sizes(server):
     return value["batch_size_count"], value["batch_size_sum"]
 
 
-def test_concurrent_requests_share_batches_and_get_their_own_answers(server):
+def test_concurrent_requests_share_batches_and_get_their_own_answers(service):
+    server = service  # the real server: eight clients over HTTP at once
     prompts = [f"{name} Lane is a {job} in Ashford." for name, job in
                zip(["Mara", "Omar", "Lucia", "Priya", "Elena", "Nadia", "Sofia", "Mei"], ["nurse", "baker", "chef",
                    "pilot", "doctor", "farmer", "painter", "teacher"])]  # fmt: skip
@@ -179,17 +213,11 @@ def test_the_chat_page_is_served(server):
 
 
 @pytest.fixture(scope="module")
-def impatient_server(guide_model, tmp_path_factory):
-    """A second server: open (no keys), 10 requests a minute, and a timeout (1 ms) no
-    generation can meet."""
-    from step7_deployment.benchmark import running_server
-
-    log = tmp_path_factory.mktemp("impatient") / "server.log"
-    with running_server("--timeout", 0.001, "--rate-limit", 10, env={"GUIDE_API_KEYS": ""}, log=log) as base:
-        import httpx
-
-        with httpx.Client(base_url=base, timeout=30) as client:
-            yield client
+def impatient_server(guide_model):
+    """A second app: open (no keys), 10 requests a minute, and a timeout (1 ms) no generation
+    can meet."""
+    with in_process(Settings(timeout=0.001, rate_limit=10)) as client:
+        yield client
 
 
 def test_a_request_that_runs_past_the_timeout_is_a_504_and_the_worker_lives_on(impatient_server):
@@ -211,21 +239,17 @@ def test_an_open_server_limits_by_address_so_invented_keys_buy_nothing(impatient
     assert sum(r.status_code != 429 for r in codes) <= 10  # the stream and generate tests used some too
 
 
-def test_a_model_that_cannot_load_says_why_on_the_probes(guide_model, tmp_path):
-    import httpx
-
-    from step7_deployment.benchmark import running_server
-
+def test_a_model_that_cannot_load_says_why_on_the_probes(guide_model, tmp_path, caplog):
     missing = tmp_path / "no-model-here"
-    with running_server("--model", missing, log=tmp_path / "log", ready_path="/openapi.json") as base:
+    with in_process(Settings(model_name=str(missing)), ready_path="/openapi.json") as client:
         for _ in range(100):  # the load fails in the background, within moments
-            ready = httpx.get(f"{base}/ready")
+            ready = client.get("/ready")
             if "could not be loaded" in ready.text:
                 break
             time.sleep(0.1)
         assert ready.status_code == 503 and str(missing) in ready.json()["detail"]
-        health = httpx.get(f"{base}/health")
+        health = client.get("/health")
         assert health.status_code == 500 and "could not be loaded" in health.json()["detail"]  # restart me
-        r = httpx.post(f"{base}/v1/generate", json={"prompt": "Hi"})
+        r = client.post("/v1/generate", json={"prompt": "Hi"})
         assert r.status_code == 503 and "could not be loaded" in r.json()["detail"]
-    assert '"event": "load failed"' in (tmp_path / "log").read_text()
+    assert '"event": "load failed"' in caplog.text

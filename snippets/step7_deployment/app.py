@@ -15,17 +15,30 @@ import os
 import threading
 import time
 from collections import defaultdict, deque
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Annotated
 
-from fastapi import FastAPI, HTTPException, Request, Security
+import strawberry
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, Field
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field, ValidationError
+from starlette.responses import Response
+from strawberry.fastapi import GraphQLRouter
 
 from guide import cli, set_threads
+from guide.model import load_causal_lm
+from guide.scoring import p_positive
+from step3_pretraining.pretrain import guide_model
 from step7_deployment.batching import Job, MicroBatcher
 from step7_deployment.privacy import redact
+from step7_deployment.quantize import int8_dynamic
 
 # --8<-- [end:imports]
 
@@ -72,19 +85,15 @@ ERRORS = {code: {"model": Problem, "description": why} for code, why in [
 
 
 # --8<-- [start:guards]
-def api_key_guard(keys):
+def whom(keys, x_api_key, address):
     """401 unless the X-API-Key header holds one of ``keys``. Returns whom the rate limit counts
     the call against: the key, or on an open server (no keys configured) the client's address,
     so that inventing keys cannot buy more calls."""
-
-    def check(x_api_key, address):
-        if not keys:
-            return f"address {address}"
-        if x_api_key not in keys:
-            raise HTTPException(401, "missing or wrong API key: send it in the X-API-Key header")
-        return x_api_key
-
-    return check
+    if not keys:
+        return f"address {address}"
+    if x_api_key not in keys:
+        raise HTTPException(401, "missing or wrong API key: send it in the X-API-Key header")
+    return x_api_key
 
 
 class RateLimiter:
@@ -111,11 +120,6 @@ class RateLimiter:
 def observability(app):
     """Prometheus metrics at /metrics and one JSON log line per request, with personal data
     redacted from anything that came from the user. Returns the counters the routes feed."""
-    from types import SimpleNamespace
-
-    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-    from starlette.responses import Response
-
     registry = CollectorRegistry()
     requests = Counter("requests", "requests served", ["route", "status"], registry=registry)
     latency = Histogram("request_latency_seconds", "time to answer", ["route"], registry=registry)
@@ -152,13 +156,9 @@ def observability(app):
 
 
 # --8<-- [start:graphql]
-def graphql_router(generate, classify):
-    """GraphQL beside REST: the same two operations, the same limits, keys and rate limit.
-    ``generate(request, GenerateRequest)`` and ``classify(request, ClassifyRequest)`` are the
-    functions the REST routes use."""
-    import strawberry
-    from pydantic import ValidationError
-    from strawberry.fastapi import GraphQLRouter
+def graphql_router():
+    """GraphQL beside REST: the same two operations, the same limits, keys and rate limit. Each
+    resolver admits the caller and calls the Service method its REST route calls."""
 
     @strawberry.type
     class Generation:
@@ -185,57 +185,66 @@ def graphql_router(generate, classify):
                            max_new_tokens: int = rest["max_new_tokens"].default,
                            temperature: float = rest["temperature"].default) -> Generation:  # fmt: skip
             req = checked(GenerateRequest, prompt=prompt, max_new_tokens=max_new_tokens, temperature=temperature)
-            return Generation(**(await generate(info.context["request"], req)).model_dump())
+            service = admitted(info.context["request"])
+            return Generation(**(await service.generate(req)).model_dump())
 
         @strawberry.field(description="P(good day) for a story (the REST route is POST /v1/classify).")
         async def classify(self, info: strawberry.Info, text: str, name: str | None = None) -> Classification:
             req = checked(ClassifyRequest, text=text, name=name)
-            return Classification(**(await classify(info.context["request"], req)).model_dump())
+            service = admitted(info.context["request"])
+            return Classification(**(await service.classify(req)).model_dump())
+
+    def admitted(request):  # the REST routes' Security dependency, called by hand: GraphQL reports
+        return caller(request, request.headers.get("x-api-key"), service_of(request))  # errors in its body
 
     return GraphQLRouter(strawberry.Schema(query=Query), include_in_schema=False)
     # --8<-- [end:graphql]
 
 
-def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False, timeout=10.0, max_batch=16,
-               max_wait=0.01, int8=False):  # fmt: skip
-    """The FastAPI application. The model loads in a background thread, so the process answers
-    /health at once and /ready only when it can serve."""
-    clean = redact if redact_input else (lambda text: text)
-    state = {"model": None, "tokenizer": None, "batcher": None, "failed": None}
-    key_of = api_key_guard(set(api_keys))
-    limiter = RateLimiter(rate_limit)
+# --8<-- [start:service]
+@dataclass(frozen=True)
+class Settings:
+    """How the service runs: the command line's flags (``parse_args``) as one object."""
 
-    def load():
-        from guide.model import load_causal_lm
-        from step3_pretraining.pretrain import guide_model
+    model_name: str | None = None
+    api_keys: frozenset = frozenset()
+    rate_limit: int = 120
+    redact_input: bool = False
+    timeout: float = 10.0
+    max_batch: int = 16
+    max_wait: float = 0.01
+    int8: bool = False
 
+
+class Service:
+    """What the routes share, kept on ``app.state.service``: the settings, the model once it has
+    loaded (or why it could not), the micro-batcher, the rate limiter and the metrics."""
+
+    def __init__(self, settings, metrics):
+        self.settings, self.metrics, self.limiter = settings, metrics, RateLimiter(settings.rate_limit)
+        self.model = self.tokenizer = self.batcher = self.failed = None
+        self.clean = redact if settings.redact_input else (lambda text: text)
+
+    def load(self):
+        """Load the model; the lifespan runs this in a thread, so /health answers meanwhile."""
         set_threads()
         try:
-            tokenizer, model = load_causal_lm(model_name or guide_model())
-            if int8:
-                from step7_deployment.quantize import int8_dynamic
-
-                model = int8_dynamic(model)
+            tokenizer, model = load_causal_lm(self.settings.model_name or guide_model())
+            model = int8_dynamic(model) if self.settings.int8 else model
         except Exception as err:  # say why on /health and /ready; the orchestrator restarts us
-            state["failed"] = f"the model could not be loaded: {err}"[:500]
-            logging.getLogger("guide.service").error(json.dumps({"event": "load failed", "detail": state["failed"]}))
+            self.failed = f"the model could not be loaded: {err}"[:500]
+            logging.getLogger("guide.service").error(json.dumps({"event": "load failed", "detail": self.failed}))
             return
-        state["batcher"] = MicroBatcher(model, tokenizer, max_batch, max_wait, on_batch=lambda n: metrics.batch(n))
-        state["tokenizer"], state["model"] = tokenizer, model
+        s = self.settings
+        self.batcher = MicroBatcher(model, tokenizer, s.max_batch, s.max_wait, on_batch=self.metrics.batch)
+        self.tokenizer, self.model = tokenizer, model
 
-    threading.Thread(target=load, daemon=True).start()
-
-    # --8<-- [start:serve]
-    def check(request):
-        """The API key and the rate limit, for REST and GraphQL alike."""
-        limiter(key_of(request.headers.get("x-api-key"), request.client.host if request.client else "unknown"))
-
-    def encode(text, new_tokens):
+    def encode(self, text, new_tokens):
         """Token ids of a prompt, or a 422 that says what to change."""
-        if state["model"] is None:
-            raise HTTPException(503, state["failed"] or "the model is still loading; poll /ready")
-        ids = state["tokenizer"](clean(text))["input_ids"]
-        context = state["model"].config.max_position_embeddings
+        if self.model is None:
+            raise HTTPException(503, self.failed or "the model is still loading; poll /ready")
+        ids = self.tokenizer(self.clean(text))["input_ids"]
+        context = self.model.config.max_position_embeddings
         if not ids:
             raise HTTPException(422, "the prompt has no text the model can read")
         if len(ids) + new_tokens > context:
@@ -243,14 +252,15 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
                                      f"the model's context of {context} tokens: shorten it or ask for fewer")  # fmt: skip
         return ids
 
-    def start_job(request, req, on_token):
-        check(request)
-        ids = encode(req.prompt, req.max_new_tokens)
-        return state["batcher"].submit(Job(ids, req.max_new_tokens, req.temperature, on_token))
+    def start(self, req, on_token):
+        """Queue a generation for the batcher; ``on_token`` hears each token, then None."""
+        ids = self.encode(req.prompt, req.max_new_tokens)  # first: a 503 or 422 before anything is queued
+        return self.batcher.submit(Job(ids, req.max_new_tokens, req.temperature, on_token))
 
-    async def generate_text(request: Request, req: GenerateRequest) -> GenerateResponse:
+    async def generate(self, req: GenerateRequest) -> GenerateResponse:
         loop, finished, start = asyncio.get_running_loop(), asyncio.Event(), time.perf_counter()
-        job = start_job(request, req, lambda token: token is None and loop.call_soon_threadsafe(finished.set))
+        job = self.start(req, lambda token: token is None and loop.call_soon_threadsafe(finished.set))
+        timeout = self.settings.timeout
         try:
             await asyncio.wait_for(finished.wait(), timeout)
         except TimeoutError:
@@ -259,101 +269,143 @@ def create_app(model_name=None, api_keys=(), rate_limit=120, redact_input=False,
                                      "or retry later") from None  # fmt: skip
         if job.error:
             raise HTTPException(500, job.error)
-        metrics.generation(len(job.tokens), time.perf_counter() - start)
-        text = state["tokenizer"].decode(job.tokens, skip_special_tokens=True)
+        self.metrics.generation(len(job.tokens), time.perf_counter() - start)
+        text = self.tokenizer.decode(job.tokens, skip_special_tokens=True)
         return GenerateResponse(text=text, tokens=len(job.tokens))
 
-    async def classify_text(request: Request, req: ClassifyRequest) -> ClassifyResponse:
-        from guide.scoring import p_positive
-
-        check(request)
+    async def classify(self, req: ClassifyRequest) -> ClassifyResponse:
         name = req.name or req.text.split()[0]
-        encode(f"{req.text} {name} was upset.", 0)  # the longest text the classifier reads must fit
-        work = run_in_threadpool(p_positive, state["model"], state["tokenizer"], clean(req.text), clean(name))
+        self.encode(f"{req.text} {name} was upset.", 0)  # the longest text the classifier reads must fit
+        work = run_in_threadpool(p_positive, self.model, self.tokenizer, self.clean(req.text), self.clean(name))
         try:
-            p = await asyncio.wait_for(work, timeout)
+            p = await asyncio.wait_for(work, self.settings.timeout)
         except TimeoutError:
-            raise HTTPException(504, f"no answer within the server's {timeout:g} s timeout") from None
+            raise HTTPException(504, f"no answer within the server's {self.settings.timeout:g} s timeout") from None
         return ClassifyResponse(label="good day" if p > 0.5 else "bad day", p_positive=round(p, 4))
-        # --8<-- [end:serve]
 
-    # --8<-- [start:routes]
-    app = FastAPI(title="LLM Mastery: the guide's model as a service", version="1.0")
 
-    @app.get("/health")
-    def health():
-        """Liveness: the process is up (and its model has not failed to load)."""
-        if state["failed"]:
-            raise HTTPException(500, state["failed"])
-        return {"status": "ok"}
+def service_of(request: Request) -> Service:
+    """The app's Service (a dependency): what the lifespan put on ``app.state``."""
+    return request.app.state.service
 
-    @app.get("/ready")
-    def ready():
-        """Readiness: the model is loaded and requests will be served (and which model it is)."""
-        if state["model"] is None:
-            raise HTTPException(503, state["failed"] or "loading the model")
-        return {"status": "ready", "model": str(model_name or "the guide's model"), "int8": int8}
 
-    @app.post("/v1/generate", response_model=GenerateResponse, responses=ERRORS)
-    async def generate(req: GenerateRequest, request: Request, _: str | None = Security(KEY_HEADER)):
-        """Continue a text. Temperature 0 (the default) is greedy: the same prompt, the same answer."""
-        return await generate_text(request, req)
+def caller(request: Request, x_api_key: Annotated[str | None, Security(KEY_HEADER)],
+           service: Annotated[Service, Depends(service_of)]) -> Service:  # fmt: skip
+    """The API key and the rate limit, as one dependency of every route that costs compute:
+    401 without a valid key, 429 past the limit; otherwise the Service, to serve the call."""
+    service.limiter(whom(service.settings.api_keys, x_api_key, request.client.host if request.client else "unknown"))
+    return service
 
-    @app.post("/v1/generate/stream", responses=ERRORS)
-    async def generate_stream(req: GenerateRequest, request: Request, _: str | None = Security(KEY_HEADER)):
-        """The same generation as server-sent events: one `data:` line per piece of text as the
-        model produces it, then `event: done` (or `event: error` with the reason)."""
-        loop, tokens, start = asyncio.get_running_loop(), asyncio.Queue(), time.perf_counter()
-        job = start_job(request, req, lambda token: loop.call_soon_threadsafe(tokens.put_nowait, token))
-        decode = state["tokenizer"].decode
 
-        async def events():
-            sent, ids, done = "", [], False
-            try:
-                while not done:
-                    arrived = [await asyncio.wait_for(tokens.get(), timeout - (time.perf_counter() - start))]
-                    while not tokens.empty():  # under load, tokens pile up: send them as one event
-                        arrived.append(tokens.get_nowait())
-                    done = None in arrived  # None: the job is over
-                    if not ids and arrived[0] is not None:
-                        metrics.first_token(time.perf_counter() - start)
-                    ids += [t for t in arrived if t is not None]
-                    text = decode(ids, skip_special_tokens=True)
-                    if len(text) > len(sent) and text.startswith(sent) and (done or not text.endswith("\ufffd")):
-                        yield f"data: {json.dumps({'text': text[len(sent) :]})}\n\n"  # only what is new
-                        sent = text
-                if job.error:
-                    yield f"event: error\ndata: {json.dumps({'detail': job.error})}\n\n"
-                else:
-                    metrics.generation(len(ids), time.perf_counter() - start)
-                    yield f"event: done\ndata: {json.dumps({'tokens': len(ids)})}\n\n"
-            except TimeoutError:
-                yield f"event: error\ndata: {json.dumps({'detail': f'stopped by the {timeout:g} s timeout'})}\n\n"
-            finally:
-                job.cancelled = True  # a client that hung up stops costing compute
+Served = Annotated[Service, Depends(service_of)]  # any route: the app's Service
+Admitted = Annotated[Service, Depends(caller)]  # routes that cost compute: the key and the rate checked first
+# --8<-- [end:service]
 
-        return StreamingResponse(events(), media_type="text/event-stream")
 
-    @app.post("/v1/classify", response_model=ClassifyResponse, responses=ERRORS)
-    async def classify(req: ClassifyRequest, request: Request, _: str | None = Security(KEY_HEADER)):
-        """P(good day) for a story, from the language model itself (Step 6's zero-shot classifier)."""
-        return await classify_text(request, req)
+# --8<-- [start:routes]
+probes = APIRouter(tags=["probes"])
 
-    app.include_router(graphql_router(generate_text, classify_text), prefix="/graphql")
 
-    @app.get("/", include_in_schema=False)
-    def chat_page():
-        """A small chat page that streams the answer (static/chat.html)."""
-        return FileResponse(Path(__file__).with_name("static") / "chat.html")
-        # --8<-- [end:routes]
+@probes.get("/health")
+def health(service: Served):
+    """Liveness: the process is up (and its model has not failed to load)."""
+    if service.failed:
+        raise HTTPException(500, service.failed)
+    return {"status": "ok"}
 
-    metrics = observability(app)
+
+@probes.get("/ready")
+def ready(service: Served):
+    """Readiness: the model is loaded and requests will be served (and which model it is)."""
+    if service.model is None:
+        raise HTTPException(503, service.failed or "loading the model")
+    return {"status": "ready", "model": str(service.settings.model_name or "the guide's model"),
+            "int8": service.settings.int8}  # fmt: skip
+
+
+v1 = APIRouter(prefix="/v1", tags=["model"], responses=ERRORS)
+
+
+@v1.post("/generate", response_model=GenerateResponse)
+async def generate(req: GenerateRequest, service: Admitted):
+    """Continue a text. Temperature 0 (the default) is greedy: the same prompt, the same answer."""
+    return await service.generate(req)
+
+
+@v1.post("/generate/stream")
+async def generate_stream(req: GenerateRequest, service: Admitted):
+    """The same generation as server-sent events: one `data:` line per piece of text as the
+    model produces it, then `event: done` (or `event: error` with the reason)."""
+    loop, tokens, start = asyncio.get_running_loop(), asyncio.Queue(), time.perf_counter()
+    job = service.start(req, lambda token: loop.call_soon_threadsafe(tokens.put_nowait, token))
+    decode, timeout = service.tokenizer.decode, service.settings.timeout
+
+    async def events():
+        sent, ids, done = "", [], False
+        try:
+            while not done:
+                arrived = [await asyncio.wait_for(tokens.get(), timeout - (time.perf_counter() - start))]
+                while not tokens.empty():  # under load, tokens pile up: send them as one event
+                    arrived.append(tokens.get_nowait())
+                done = None in arrived  # None: the job is over
+                if not ids and arrived[0] is not None:
+                    service.metrics.first_token(time.perf_counter() - start)
+                ids += [t for t in arrived if t is not None]
+                text = decode(ids, skip_special_tokens=True)
+                if len(text) > len(sent) and text.startswith(sent) and (done or not text.endswith("\ufffd")):
+                    yield f"data: {json.dumps({'text': text[len(sent) :]})}\n\n"  # only what is new
+                    sent = text
+            if job.error:
+                yield f"event: error\ndata: {json.dumps({'detail': job.error})}\n\n"
+            else:
+                service.metrics.generation(len(ids), time.perf_counter() - start)
+                yield f"event: done\ndata: {json.dumps({'tokens': len(ids)})}\n\n"
+        except TimeoutError:
+            yield f"event: error\ndata: {json.dumps({'detail': f'stopped by the {timeout:g} s timeout'})}\n\n"
+        finally:
+            job.cancelled = True  # a client that hung up stops costing compute
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+@v1.post("/classify", response_model=ClassifyResponse)
+async def classify(req: ClassifyRequest, service: Admitted):
+    """P(good day) for a story, from the language model itself (Step 6's zero-shot classifier)."""
+    return await service.classify(req)
+
+
+pages = APIRouter(include_in_schema=False)
+
+
+@pages.get("/")
+def chat_page():
+    """A small chat page that streams the answer (static/chat.html)."""
+    return FileResponse(Path(__file__).with_name("static") / "chat.html")
+    # --8<-- [end:routes]
+
+
+# --8<-- [start:app]
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    """Start loading the model when the server starts; the probes say when it is ready."""
+    threading.Thread(target=app.state.service.load, daemon=True, name="load-model").start()
+    yield
+
+
+def create_app(settings: Settings = Settings()) -> FastAPI:
+    """The FastAPI application: the routers, the metrics, one Service on ``app.state``."""
+    app = FastAPI(title="LLM Mastery: the guide's model as a service", version="1.0", lifespan=lifespan)
+    app.state.service = Service(settings, observability(app))
+    for router in (probes, v1, pages):
+        app.include_router(router)
+    app.include_router(graphql_router(), prefix="/graphql")
 
     @app.exception_handler(Exception)
     async def crash(_: Request, err: Exception):  # nothing takes the worker down; no traceback leaks
         return JSONResponse(status_code=500, content={"detail": f"internal error ({type(err).__name__})"})
 
     return app
+    # --8<-- [end:app]
 
 
 def parse_args(argv=None):
@@ -380,15 +432,12 @@ def parse_args(argv=None):
 @cli.command(cache=False)
 def main(argv=None):
     args = parse_args(argv)
-
-    import uvicorn
-
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # the JSON lines, one per request
-    keys = [k for k in os.environ.get("GUIDE_API_KEYS", "").split(",") if k]
-    app = create_app(args.model, api_keys=keys, rate_limit=args.rate_limit, redact_input=args.redact_input,
-                     timeout=args.timeout, max_batch=args.max_batch, max_wait=args.max_wait_ms / 1000,
-                     int8=args.int8)  # fmt: skip
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    keys = frozenset(k for k in os.environ.get("GUIDE_API_KEYS", "").split(",") if k)
+    settings = Settings(args.model, api_keys=keys, rate_limit=args.rate_limit, redact_input=args.redact_input,
+                        timeout=args.timeout, max_batch=args.max_batch, max_wait=args.max_wait_ms / 1000,
+                        int8=args.int8)  # fmt: skip
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":
