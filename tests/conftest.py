@@ -31,7 +31,7 @@ import pytest
 
 import recorded
 from guide.timing import hang_guard, table
-from testing_utils import REPO, SERVICE_KEYS, SERVICE_RATE_LIMIT, updating_outputs
+from testing_utils import READY_WITHIN, REPO, SERVICE_KEYS, SERVICE_RATE_LIMIT, updating_outputs
 
 # Each example's wall-clock time in this session, for the table at the end (guide.timing)
 TIMES: dict[str, float] = {}
@@ -233,7 +233,9 @@ def service(guide_model, tmp_path_factory):
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         try:
-            base = stack.enter_context(running_server("--rate-limit", SERVICE_RATE_LIMIT, env=env, log=log))
+            base = stack.enter_context(
+                running_server("--rate-limit", SERVICE_RATE_LIMIT, env=env, log=log, ready_within=READY_WITHIN)
+            )
         except RuntimeError as err:
             pytest.fail(f"{err}:\n{log.read_text() if log.exists() else ''}")
         client = stack.enter_context(httpx.Client(base_url=base, timeout=30, headers={"X-API-Key": SERVICE_KEYS[0]}))

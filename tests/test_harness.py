@@ -8,9 +8,11 @@ import socket
 import textwrap
 
 import pytest
+from pytest_socket import SocketConnectBlockedError
 
 import page_blocks
 import recorded
+from guide.timing import EXAMPLES, budget, hang_guard
 from recorded import outputs_differ
 from testing_utils import REPO
 
@@ -102,8 +104,6 @@ def test_update_outputs_is_a_flag_as_well_as_a_variable(pytester, monkeypatch):
 
 
 def test_network_is_blocked_but_loopback_is_not():
-    from pytest_socket import SocketConnectBlockedError
-
     with pytest.raises(SocketConnectBlockedError):
         socket.create_connection(("93.184.215.14", 80), timeout=1)
     server = socket.socket()
@@ -224,8 +224,6 @@ def test_every_record_names_its_platform():
 
 
 def test_every_example_has_a_time_budget():
-    from guide.timing import EXAMPLES
-
     listed = {e.script for e in EXAMPLES}
     scripts = {
         str(p.relative_to(REPO / "snippets"))
@@ -236,8 +234,6 @@ def test_every_example_has_a_time_budget():
 
 
 def test_the_hang_guard_is_far_past_the_budget():
-    from guide.timing import budget, hang_guard
-
     assert hang_guard("step5_alignment/rlhf.py") >= 10 * budget("step5_alignment/rlhf.py")
     assert budget("step7_deployment/benchmark.py", ("--batches", "1,16", "--per-client", "3")) < budget(
         "step7_deployment/benchmark.py"

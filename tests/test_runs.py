@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from guide.runs import run_key
 from testing_utils import REPO
 
 EXAMPLE = "step5_alignment/preferences.py"
@@ -55,8 +56,6 @@ def test_a_run_is_replayed_until_its_code_or_arguments_change(copy):
 
 
 def test_the_key_covers_the_arguments_but_not_the_output_folder(tmp_path):
-    from guide.runs import run_key
-
     script = REPO / "snippets" / "step6_evaluation" / "human_eval.py"
     plain = run_key(script, [])
     assert run_key(script, ["--out", str(tmp_path / "a")]) == run_key(script, ["--out", str(tmp_path / "b")]) == plain

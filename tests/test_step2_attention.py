@@ -10,6 +10,7 @@ from step2_architecture.attention import (
     TransformerBlock,
     causal_mask,
     copy_from_torch,
+    max_gaps,
     scaled_dot_product_attention,
     sinusoidal_positions,
 )
@@ -111,8 +112,6 @@ def test_page_shows_this_output(demo, page_output):
 
 @pytest.mark.gpu
 def test_parity_on_cuda():
-    from step2_architecture.attention import max_gaps
-
     gaps = max_gaps(device="cuda")
     # GPU kernels (TF32, flash attention) round differently from the CPU; still tiny
     assert max(gaps.values()) < 1e-3, gaps

@@ -3,18 +3,31 @@
 import inspect
 import json
 import math
+import re
 import shutil
 
 import pytest
 import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from guide import world
 from guide.cache import KEY_FILE
+from guide.data import load_documents
 from guide.errors import GuideError
+from guide.model import load_causal_lm
 from guide.world import JOBS
 from step1_basics.first_taste import CORPUS
 from step3_pretraining import pretrain
-from step3_pretraining.pretrain import learning_rate, make_model, token_blocks, train, train_tokenizer
+from step3_pretraining.pretrain import (
+    evaluate,
+    learning_rate,
+    make_model,
+    read_corpus,
+    token_blocks,
+    train,
+    train_tokenizer,
+)
+from step3_pretraining.quality import clean
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +43,11 @@ def test_perplexity_falls_at_least_tenfold(log):
 
 
 def _known_word_share(samples, vocabulary):
-    import re
-
     words = [w for s in samples for w in re.findall(r"\S+", s.split(" ", 3)[-1])]  # after the prompt
     return sum(w.strip(".,!?'\"") in vocabulary for w in words) / max(1, len(words))
 
 
 def test_samples_become_sentences_of_the_world(log):
-    import re
-
-    from step3_pretraining.pretrain import read_corpus
-
     after = log["samples_after"][0]
     assert after.startswith("Mara Reed is a ")
     assert after.split()[4] in JOBS  # "Mara Reed is a <job> in <town>."
@@ -72,22 +79,15 @@ def test_page_shows_this_output(guide_model, page_output):
 
 
 def test_saved_model_loads_back_with_the_auto_classes(guide_model, log):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from step3_pretraining.pretrain import evaluate
-
     folder = guide_model.out / "guide-model"
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder)
-    from step3_pretraining.pretrain import read_corpus
 
     val = token_blocks(tokenizer, read_corpus()["validation"])
     assert evaluate(model, val, torch.device("cpu")) == pytest.approx(log["final_val_loss"], abs=1e-3)
 
 
 def test_save_load_round_trip_gives_identical_logits(tmp_path):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     tokenizer = train_tokenizer([CORPUS.read_text()] * 3, vocab_size=300)
     model = make_model(tokenizer, width=32, layers=1, heads=2).eval()
     tokenizer.save_pretrained(tmp_path)
@@ -103,8 +103,6 @@ def test_save_load_round_trip_gives_identical_logits(tmp_path):
     ["Mara Reed is a baker in Ashford.", "naïve café, 東京, emoji 🙂 and\ttabs\n", "  leading and trailing spaces  "],
 )
 def test_tokenizer_round_trips_any_text(guide_model, text):
-    from transformers import AutoTokenizer
-
     tokenizer = AutoTokenizer.from_pretrained(guide_model.out / "guide-model")
     assert tokenizer.decode(tokenizer(text)["input_ids"]) == text  # byte-level: nothing is lost
 
@@ -116,16 +114,12 @@ def test_schedule_warms_up_then_decays_to_zero():
 
 
 def test_helper_loads_the_cached_model(guide_model, capsys):
-    from guide.model import load_causal_lm
-
     tokenizer, model = load_causal_lm()
     assert "using the guide's model from" in capsys.readouterr().err
     assert model.config.n_embd == 128 and not model.training
 
 
 def test_helper_explains_a_missing_model(monkeypatch, tmp_path):
-    from guide.model import load_causal_lm
-
     monkeypatch.setenv("GUIDE_MODEL_DIR", str(tmp_path / "nothing-here"))
     with pytest.raises(GuideError, match="python snippets/step3_pretraining/pretrain.py"):
         load_causal_lm()
@@ -224,8 +218,6 @@ def test_perplexity_starts_at_about_the_vocabulary_size_and_ends_at_a_few_tokens
 def test_pretraining_reads_the_cleaned_training_split(log):
     """The page reconciles the world's training stories with the documents pre-training reads:
     cleaning removes a few near-twin stories and lets a few noise documents through."""
-    from guide.data import load_documents
-    from step3_pretraining.quality import clean
 
     docs = load_documents()
     kept, _ = clean(docs)
@@ -269,10 +261,6 @@ def test_pretraining_on_cuda_with_bf16_autocast(tmp_path, example):
 
 
 def test_training_loop_writes_loadable_checkpoints(tmp_path):
-    from transformers import AutoModelForCausalLM
-
-    from step3_pretraining.pretrain import train
-
     tokenizer = train_tokenizer([CORPUS.read_text()] * 3, vocab_size=300)
     blocks = token_blocks(tokenizer, [CORPUS.read_text()] * 4, block_size=32)
     model = make_model(tokenizer, width=32, layers=1, heads=2, context=32)

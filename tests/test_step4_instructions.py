@@ -2,6 +2,7 @@
 
 import pytest
 
+from guide.model import load_causal_lm
 from step4_finetuning.instructions import CHAT_TEMPLATE, sft_example
 
 
@@ -21,8 +22,6 @@ def test_after_fine_tuning_it_answers_held_out_instructions(run):
 
 
 def test_loss_mask_covers_exactly_the_prompt(guide_model):
-    from guide.model import load_causal_lm
-
     tokenizer, _ = load_causal_lm()
     tokenizer.chat_template = CHAT_TEMPLATE
     example = sft_example(tokenizer, "Was it a good day for Mara?", "yes")

@@ -4,6 +4,10 @@ import json
 
 import pytest
 import torch
+from bitsandbytes.functional import has_avx512bf16
+
+from step4_finetuning.classify import fine_tune, sentiment_data, with_lora
+from step4_finetuning.qlora import gpu_memory_table, load_4bit_classifier
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +34,6 @@ def test_pitfall_inference_under_no_grad_before_training_breaks_training_on_avx5
     forward pass under no_grad repacks the 4-bit weights in place for its fast kernel, and
     training afterwards fails; other CPUs keep the weights as they are and train. If the first
     branch fails because training now works, the library fixed it: update the page's warning."""
-    from bitsandbytes.functional import has_avx512bf16
-
-    from step4_finetuning.classify import fine_tune, sentiment_data, with_lora
-    from step4_finetuning.qlora import load_4bit_classifier
 
     torch.manual_seed(0)
     tokenizer, model = load_4bit_classifier(None, torch.device("cpu"))
@@ -50,8 +50,6 @@ def test_pitfall_inference_under_no_grad_before_training_breaks_training_on_avx5
 
 @pytest.mark.gpu
 def test_peak_gpu_memory_full_vs_lora_vs_qlora(example, tmp_path, page_output):
-    from step4_finetuning.qlora import gpu_memory_table
-
     example("step4_finetuning/classify.py", "--device", "cuda", "--out", str(tmp_path), cwd=tmp_path, timeout=300)
     example("step4_finetuning/qlora.py", "--device", "cuda", "--out", str(tmp_path), cwd=tmp_path, timeout=300)
     rows = json.loads((tmp_path / "classify.json").read_text())["rows"]

@@ -1,8 +1,18 @@
 """Step 5: contrastive post-training. SFT on the stronger writer's answers, then DPO on
 (stronger, weaker) pairs; the policy's implicit reward and the reward model both agree."""
 
+import tempfile
+
 import pytest
 import torch
+from datasets import Dataset
+from transformers import AutoModelForCausalLM
+from trl import DPOConfig, DPOTrainer
+
+from guide.model import guide_model_dir, load_causal_lm
+from guide.scoring import completion_log_probs
+from step5_alignment.dpo import dpo_loss, nll_loss
+from step5_alignment.preferences import preference_pairs
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +47,6 @@ def test_reward_model_prefers_the_dpo_policy(run):
 def test_dpo_loss_equals_trl(guide_model, sft_weight):
     """Our DPO loss (plus the SFT term) and DPOTrainer.compute_loss on the same batch, with a
     policy that has moved away from the reference so the loss is not just log 2."""
-    import tempfile
-
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM
-    from trl import DPOConfig, DPOTrainer
-
-    from guide.model import guide_model_dir, load_causal_lm
-    from guide.scoring import completion_log_probs
-    from step5_alignment.dpo import dpo_loss, nll_loss
-    from step5_alignment.preferences import preference_pairs
 
     tokenizer, _ = load_causal_lm()
     policy = AutoModelForCausalLM.from_pretrained(guide_model_dir())

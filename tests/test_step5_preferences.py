@@ -1,5 +1,7 @@
 """Step 5: preference data built from the world with a stated rule, labelled by noisy annotators."""
 
+import random
+
 import pytest
 
 from step5_alignment.preferences import KINDS, annotate, broken, judge, preference_pairs
@@ -32,8 +34,6 @@ def test_pairs_cover_every_kind_and_held_out_people_are_new():
 
 
 def test_broken_stories_are_never_stories():
-    import random
-
     rng = random.Random(0)
     story = " On Friday, the readers brought flowers to say thank you. Mara felt proud."
     assert all(judge(broken(rng, story)) == -2 for _ in range(200))

@@ -1,7 +1,14 @@
 """Step 5: the reward model learns the annotators' preferences and ranks held-out pairs."""
 
+import tempfile
+
 import pytest
 import torch
+from datasets import Dataset
+from trl import RewardConfig, RewardTrainer
+
+from step5_alignment.preferences import annotate, preference_pairs
+from step5_alignment.reward_model import bradley_terry_loss, load_reward_model, score
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +45,6 @@ def test_trl_reward_trainer_reaches_the_target_too(run_trl):
 def test_bradley_terry_loss_equals_trl_reward_trainer(guide_model):
     """The loss written out on the page and TRL's RewardTrainer.compute_loss on one batch, and
     our score() reads the reward at the same place TRL's batch does (the appended eos)."""
-    import tempfile
-
-    from datasets import Dataset
-    from trl import RewardConfig, RewardTrainer
-
-    from step5_alignment.preferences import annotate, preference_pairs
-    from step5_alignment.reward_model import bradley_terry_loss, load_reward_model, score
 
     torch.manual_seed(0)
     tokenizer, model = load_reward_model()
@@ -68,8 +68,6 @@ def test_bradley_terry_loss_equals_trl_reward_trainer(guide_model):
 
 
 def test_only_reward_differences_matter():
-    from step5_alignment.reward_model import bradley_terry_loss
-
     a, b = torch.randn(16), torch.randn(16)
     assert torch.isclose(bradley_terry_loss(a, b), bradley_terry_loss(a + 3.0, b + 3.0))
     assert bradley_terry_loss(a + 5, a) < bradley_terry_loss(a, a) < bradley_terry_loss(a, a + 5)

@@ -3,6 +3,11 @@ get better by the rule; without it the policy games the reward model (reward hac
 
 import pytest
 
+from guide.model import load_causal_lm
+from step5_alignment.preferences import preference_pairs
+from step5_alignment.reward_model import score, trained_reward_model
+from step5_alignment.rlhf import evaluate
+
 
 @pytest.fixture(scope="module")
 def leashed(run_snippet, guide_model):
@@ -45,14 +50,8 @@ def test_without_the_leash_the_policy_leaves_real_text_at_once(leashed, unleashe
 
 
 def test_kl_estimate_is_zero_for_the_reference_itself(guide_model):
-    from guide.model import load_causal_lm
-    from step5_alignment.preferences import preference_pairs
-    from step5_alignment.reward_model import trained_reward_model
-    from step5_alignment.rlhf import evaluate
-
     tokenizer, policy = load_causal_lm()
     _, reference = load_causal_lm()
-    from step5_alignment.reward_model import score
 
     rm_tokenizer, reward_model = trained_reward_model()
     prompts = sorted({p["prompt"] for p in preference_pairs("test", 8)})

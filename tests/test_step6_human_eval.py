@@ -1,6 +1,7 @@
 """Step 6: human evaluation: a judgement file, agreement, and a ranking from pairwise wins."""
 
 import json
+import random
 
 import pytest
 
@@ -26,8 +27,6 @@ def test_kappa_orders_annotators_by_care(run):
 
 
 def test_kappa_is_zero_for_independent_coin_flips():
-    import random
-
     rng = random.Random(0)
     rows = [{"item": i, "annotator": who, "choice": rng.choice("ab"), "a": {"system": "x"}, "b": {"system": "y"}}
             for i in range(4000) for who in ("p", "q")]  # fmt: skip

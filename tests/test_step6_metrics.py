@@ -2,6 +2,8 @@
 
 import pytest
 
+from step6_evaluation.metrics import report
+
 
 @pytest.fixture(scope="module")
 def run(run_snippet, guide_model):
@@ -18,8 +20,6 @@ def test_accuracy_flatters_a_useless_model_on_a_skewed_test_set(run):
 
 
 def test_report_matches_hand_counts():
-    from step6_evaluation.metrics import report
-
     r = report([1, 1, 1, 0, 0], [1, 1, 0, 1, 0])
     assert r["confusion"] == [[1, 1], [1, 2]]
     assert r["precision"] == pytest.approx(2 / 3) and r["recall"] == pytest.approx(2 / 3)

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi.testclient import TestClient
 
+from guide.timing import hang_guard
 from step7_deployment.app import Settings, create_app
 from testing_utils import SERVICE_KEYS, SERVICE_RATE_LIMIT
 
@@ -24,9 +25,10 @@ def in_process(settings: Settings, ready_path="/ready", **client_options):
     """The app as a TestClient (its lifespan runs: the model loads in a thread), once ``ready_path``
     answers 200."""
     with TestClient(create_app(settings), **client_options) as client:
-        deadline = time.monotonic() + 120
+        guard = hang_guard("step7_deployment/app.py")
+        deadline = time.monotonic() + guard
         while client.get(ready_path).status_code != 200:
-            assert time.monotonic() < deadline, f"{ready_path} did not answer 200 within 120 s: it hangs"
+            assert time.monotonic() < deadline, f"{ready_path} did not answer 200 within {guard:.0f} s: it hangs"
             time.sleep(0.05)
         yield client
 

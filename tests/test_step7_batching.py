@@ -3,6 +3,8 @@ temperatures, cancellation, and a failing batch that does not take the worker do
 
 import torch
 
+from guide.data import stories
+from guide.model import load_causal_lm
 from step7_deployment.batching import Job, MicroBatcher
 
 
@@ -14,9 +16,6 @@ def run(batcher, jobs, timeout=30):
 
 
 def test_batched_greedy_answers_equal_one_at_a_time(guide_model):
-    from guide.data import stories
-    from guide.model import load_causal_lm
-
     tokenizer, model = load_causal_lm()
     prompts = [r["text"][: 25 + 9 * i] for i, r in enumerate(stories("test", 12))]  # different lengths
 
@@ -32,8 +31,6 @@ def test_batched_greedy_answers_equal_one_at_a_time(guide_model):
 
 
 def test_sampled_and_greedy_rows_share_a_batch(guide_model):
-    from guide.model import load_causal_lm
-
     tokenizer, model = load_causal_lm()
     ids = tokenizer("Mara Lane is a nurse in Ashford.")["input_ids"]
     torch.manual_seed(0)
@@ -46,8 +43,6 @@ def test_sampled_and_greedy_rows_share_a_batch(guide_model):
 
 
 def test_a_cancelled_job_stops_and_a_failed_batch_spares_the_worker(guide_model):
-    from guide.model import load_causal_lm
-
     tokenizer, model = load_causal_lm()
     ids = tokenizer("Omar Reed is a baker in Glenrock.")["input_ids"]
     gone = Job(ids, 64)

@@ -2,6 +2,9 @@
 
 import json
 
+from PIL import Image
+
+from step7_deployment.benchmark import table
 from testing_utils import GENERATED
 
 
@@ -18,10 +21,6 @@ def test_a_quick_load_test_finds_batching_faster(run_snippet, guide_model):
 
 
 def test_the_page_shows_a_real_run_that_meets_the_target():
-    from PIL import Image
-
-    from step7_deployment.benchmark import table
-
     runs = json.loads((GENERATED / "step7_benchmark.json").read_text())
     assert (GENERATED / "step7_benchmark.txt").read_text() == table(runs), (
         "docs/generated/step7_benchmark.txt is not the table of step7_benchmark.json: rerun "

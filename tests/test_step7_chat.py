@@ -1,8 +1,13 @@
 """Step 7: the chat page, in a real headless browser, against the real server on loopback."""
 
+import httpx
 import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
 
-from testing_utils import GENERATED, REPO, SERVICE_KEYS, chromium, updating_outputs
+from guide.model import load_causal_lm
+from step7_deployment.benchmark import running_server
+from testing_utils import GENERATED, READY_WITHIN, REPO, SERVICE_KEYS, chromium, updating_outputs
 
 PROMPT = "Omar Reed is a baker in Glenrock."
 
@@ -13,12 +18,6 @@ def paced_service(guide_model, tmp_path_factory):
     The guide's own model writes a whole answer in tens of milliseconds, so on loopback its events
     can reach the browser in a single network read, and whether a page streams would be luck;
     this one takes about half a second, as a real model does."""
-    import httpx
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    from guide.model import load_causal_lm
-    from step7_deployment.benchmark import running_server
 
     tokenizer, small = load_causal_lm()
     folder = tmp_path_factory.mktemp("paced-model")
@@ -27,7 +26,7 @@ def paced_service(guide_model, tmp_path_factory):
                         n_layer=8, n_head=12, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
     GPT2LMHeadModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    with running_server("--model", folder, env={"GUIDE_API_KEYS": SERVICE_KEYS[3]}) as base:
+    with running_server("--model", folder, env={"GUIDE_API_KEYS": SERVICE_KEYS[3]}, ready_within=READY_WITHIN) as base:
         with httpx.Client(base_url=base, timeout=30, headers={"X-API-Key": SERVICE_KEYS[3]}) as client:
             client.base = base
             yield client

@@ -9,9 +9,12 @@ import shutil
 import subprocess
 import sys
 
+import kubernetes_validate
 import pytest
 import yaml
 
+from guide.timing import hang_guard
+from step7_deployment.app import parse_args
 from testing_utils import REPO
 
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
@@ -45,7 +48,6 @@ def test_the_dockerfile_is_multi_stage_pinned_non_root_and_checks_health():
     entry = json.loads(next(args for op, args in final if op == "ENTRYPOINT"))
     cmd = json.loads(next(args for op, args in final if op == "CMD"))
     assert entry == ["python", "-m", "step7_deployment.app"]
-    from step7_deployment.app import parse_args
 
     assert parse_args(cmd).host == "0.0.0.0"  # reachable from outside the container
 
@@ -87,7 +89,7 @@ def test_the_image_pins_the_same_versions_as_requirements_txt():
 def test_the_service_starts_the_way_the_image_starts_it(tmp_path):
     env = {"PYTHONPATH": str(REPO / "snippets"), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
     proc = subprocess.run([sys.executable, "-m", "step7_deployment.app", "--help"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+                          capture_output=True, text=True, timeout=hang_guard("step7_deployment/app.py"))  # fmt: skip
     assert proc.returncode == 0 and "--max-batch" in proc.stdout, proc.stderr
 
 
@@ -96,8 +98,6 @@ def documents():
 
 
 def test_the_manifests_are_valid_kubernetes_offline():
-    import kubernetes_validate
-
     docs = documents()
     assert set(docs) == {"Deployment", "Service", "HorizontalPodAutoscaler"}
     for doc in docs.values():
@@ -109,8 +109,6 @@ def test_the_manifests_are_valid_kubernetes_offline():
 
 
 def test_the_manifests_agree_with_the_app_and_with_each_other(service):
-    from step7_deployment.app import parse_args
-
     docs = documents()
     deployment, svc, hpa = docs["Deployment"], docs["Service"], docs["HorizontalPodAutoscaler"]
     pod = deployment["spec"]["template"]["spec"]

@@ -3,9 +3,14 @@ edge cases: odd Unicode, boundary lengths, extreme numbers); none may get a 5xx.
 
 from collections import Counter
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+
+from guide.model import guide_model_dir
+from step7_deployment.benchmark import running_server
+from testing_utils import READY_WITHIN
 
 KEY = "fuzz-key"
 CASES = Counter()
@@ -15,12 +20,10 @@ CASES = Counter()
 def fuzz_server(guide_model, tmp_path_factory):
     """Its own server: no rate limit to get in the way, a key to send; and, to cover those paths
     too, the model loaded from its folder by path and served int8-quantised."""
-    from guide.model import guide_model_dir
-    from step7_deployment.benchmark import running_server
 
     log = tmp_path_factory.mktemp("fuzz") / "server.log"
     args = ["--rate-limit", 1_000_000, "--model", guide_model_dir(), "--int8"]
-    with running_server(*args, env={"GUIDE_API_KEYS": KEY}, log=log) as base:
+    with running_server(*args, env={"GUIDE_API_KEYS": KEY}, log=log, ready_within=READY_WITHIN) as base:
         yield base
 
 
@@ -41,10 +44,6 @@ def test_no_generated_request_gets_a_server_error(case):
 
 
 def test_the_fuzzed_server_serves_the_quantised_model_from_its_folder(fuzz_server):
-    import httpx
-
-    from guide.model import guide_model_dir
-
     assert httpx.get(f"{fuzz_server}/ready").json() == {
         "status": "ready",
         "model": str(guide_model_dir()),

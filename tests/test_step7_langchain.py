@@ -1,6 +1,12 @@
 """Step 7: the guide's model as a LangChain LLM, in a prompt | model | parser chain."""
 
 import pytest
+import torch
+from langchain_core.exceptions import OutputParserException
+from langchain_core.prompts import PromptTemplate
+
+from guide.model import guide_model_dir, load_causal_lm
+from step7_deployment.langchain_llm import DayParser, GuideLLM
 
 
 def test_the_chain_parses_the_days_it_can_and_refuses_the_rest(run_snippet, guide_model, page_output):
@@ -13,10 +19,6 @@ def test_the_chain_parses_the_days_it_can_and_refuses_the_rest(run_snippet, guid
 
 
 def test_the_parser_reads_the_feeling_and_rejects_other_text():
-    from langchain_core.exceptions import OutputParserException
-
-    from step7_deployment.langchain_llm import DayParser
-
     parser = DayParser()
     day = parser.parse(" the diners brought flowers to say thank you. Mara was delighted.")
     assert (day.event, day.feeling, day.verdict) == ("the diners brought flowers to say thank you", "was delighted",
@@ -27,12 +29,6 @@ def test_the_parser_reads_the_feeling_and_rejects_other_text():
 
 
 def test_the_wrapper_matches_plain_generate_and_loads_a_local_folder(guide_model):
-    import torch
-    from langchain_core.prompts import PromptTemplate
-
-    from guide.model import guide_model_dir, load_causal_lm
-    from step7_deployment.langchain_llm import GuideLLM
-
     prompt = "Omar Reed is a baker in Glenrock."
     tokenizer, model = load_causal_lm()
     ids = tokenizer(prompt, return_tensors="pt")["input_ids"]

@@ -1,14 +1,13 @@
 """Step 7: int8 dynamic quantisation: half the size, the same quality; on this tiny model, no faster."""
 
 import torch
+from torch.ao.nn.quantized.dynamic import Linear as QuantisedLinear
+
+from guide.model import load_causal_lm
+from step7_deployment.quantize import conv1d_to_linear, int8_dynamic
 
 
 def test_conv1d_swap_changes_nothing_and_int8_changes_little(guide_model):
-    from torch.ao.nn.quantized.dynamic import Linear as QuantisedLinear
-
-    from guide.model import load_causal_lm
-    from step7_deployment.quantize import conv1d_to_linear, int8_dynamic
-
     tokenizer, model = load_causal_lm()
     ids = tokenizer("Mara Lane is a nurse in Ashford. On Monday,", return_tensors="pt")["input_ids"]
     with torch.no_grad():

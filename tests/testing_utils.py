@@ -10,13 +10,16 @@ import shutil
 
 import pytest
 
+from guide.timing import hang_guard
 from recorded import GENERATED, REPO
 
-__all__ = ["GENERATED", "REPO", "SERVICE_KEYS", "SERVICE_RATE_LIMIT", "chromium", "updating_outputs"]
+__all__ = ["GENERATED", "READY_WITHIN", "REPO", "SERVICE_KEYS", "SERVICE_RATE_LIMIT", "chromium", "updating_outputs"]
 
 # The keys and the rate limit the session's server (the ``service`` fixture) starts with
 SERVICE_KEYS = ("test-key", "burst-key", "batch-key", "browser-key", "client-key")
 SERVICE_RATE_LIMIT = 60
+# How long a test waits for a server to answer /ready: its hang guard, not a speed check
+READY_WITHIN = hang_guard("step7_deployment/app.py")
 
 
 def updating_outputs() -> bool:
