@@ -32,10 +32,24 @@ def pytest_addoption(parser):
     )
 
 
+_BEFORE_UPDATE = pytest.StashKey[str | None]()
+
+
 def pytest_configure(config):
     # one switch for the fixtures and for anything they start (GUIDE_UPDATE_OUTPUTS=1 works too)
     if config.getoption("update_outputs"):
+        config.stash[_BEFORE_UPDATE] = os.environ.get("GUIDE_UPDATE_OUTPUTS")
         os.environ["GUIDE_UPDATE_OUTPUTS"] = "1"
+
+
+def pytest_unconfigure(config):
+    # put the variable back: a run inside this process (pytester) must not leave its refresh on
+    if _BEFORE_UPDATE in config.stash:
+        before = config.stash[_BEFORE_UPDATE]
+        if before is None:
+            os.environ.pop("GUIDE_UPDATE_OUTPUTS", None)
+        else:
+            os.environ["GUIDE_UPDATE_OUTPUTS"] = before
 
 
 def pytest_collection_modifyitems(config, items):

@@ -99,7 +99,8 @@ def test_update_outputs_is_a_flag_as_well_as_a_variable(pytester, monkeypatch):
     pytester.makeconftest((REPO / "conftest.py").read_text(encoding="utf-8"))
     pytester.makepyfile("from testing_utils import updating_outputs\ndef test_flag():\n    assert updating_outputs()\n")
     pytester.runpytest("--update-outputs", "-p", "no:socket").assert_outcomes(passed=1)
-    monkeypatch.delenv("GUIDE_UPDATE_OUTPUTS", raising=False)  # the in-process run set it here too
+    # the in-process run put the variable back: this session still compares, never rewrites
+    assert "GUIDE_UPDATE_OUTPUTS" not in os.environ
     pytester.runpytest("-p", "no:socket").assert_outcomes(failed=1)
 
 
