@@ -74,10 +74,6 @@ def expand_snippets(text: str, root: Path = REPO) -> str:
     return "\n".join(md.preprocessors["snippet"].run(text.split("\n")))
 
 
-def has_reason(mark: str) -> bool:
-    return bool(re.search(r"reason\s*=\s*['\"][^'\"]{8,}", mark))
-
-
 def parse_mark(mark: str, where: str) -> pytest.MarkDecorator:
     """``pytest.mark.NAME(literal, ..., key=literal)`` from a page's HTML comment, as a marker,
     read without running it: every argument must be a Python literal (a string, a number...)."""
@@ -164,8 +160,10 @@ class MarkdownPage(pytest.File):
         for block in extract_from_buffer(io.StringIO(text)):
             if block.syntax not in {"python", "bash", "sh"}:
                 continue
-            skips = [m for m in block.marks if m.startswith(("pytest.mark.skip", "pytest.mark.skipif"))]
-            if block.syntax == "python" and any(not has_reason(m) for m in skips):
+            marks = [parse_mark(m, f"{where} (expanded line {block.lineno})") for m in block.marks]
+            skips = [m.mark for m in marks if m.name in ("skip", "skipif")]
+            # a reason is a written sentence, not a placeholder: at least 8 characters
+            if block.syntax == "python" and any(len(str(m.kwargs.get("reason", ""))) < 8 for m in skips):
                 raise pytest.UsageError(
                     f"{where} (expanded line {block.lineno}): a Python block "
                     "is skipped without a reason. Every Python block a reader sees must run; write "
@@ -173,8 +171,8 @@ class MarkdownPage(pytest.File):
                 )
             item = PageBlock.from_parent(parent=self, name=f"line {block.lineno}")
             item.obj = block
-            for mark in block.marks:
-                item.add_marker(parse_mark(mark, f"{where} (expanded line {block.lineno})"))
+            for mark in marks:
+                item.add_marker(mark)
             yield item
 
 
