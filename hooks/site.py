@@ -22,6 +22,8 @@ import shutil
 from collections import defaultdict
 from pathlib import Path
 
+import jupytext
+import nbformat
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 
@@ -43,9 +45,6 @@ def _is_lab(page) -> bool:
 def with_recorded_outputs(lab: Path) -> Path:
     """The lab's cells, each code cell with the outputs recorded for the same code, written to
     .cache/labs/<lab>.ipynb."""
-    import jupytext
-    import nbformat
-
     notebook = jupytext.read(lab)
     outputs = defaultdict(list)  # code -> the recorded outputs of each cell with that code, in order
     recorded = RECORDED_LABS / f"{lab.stem}.ipynb"

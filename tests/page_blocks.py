@@ -14,10 +14,17 @@ from __future__ import annotations
 
 import ast
 import io
+import linecache
 import re
+import sys
+import traceback
+import types
 from pathlib import Path
 
+import markdown
 import pytest
+from pytest_codeblocks.main import extract_from_buffer
+from pytest_codeblocks.plugin import TestBlock
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,8 +66,6 @@ def normalise_fences(text: str) -> str:
 def expand_snippets(text: str, root: Path = REPO) -> str:
     """Apply pymdownx.snippets exactly as mkdocs.yml configures it for the site (paths relative
     to ``root``)."""
-    import markdown
-
     md = markdown.Markdown(
         extensions=["pymdownx.snippets"],
         extension_configs={
@@ -95,8 +100,6 @@ def parse_mark(mark: str, where: str) -> pytest.MarkDecorator:
 
 
 def page_block_class():
-    from pytest_codeblocks.plugin import TestBlock
-
     class PageBlock(TestBlock):
         """A page's Python block runs as a reader's script would: in a module of its own (with a
         ``__name__``, which libraries such as Strawberry rely on), and a failure shows the real
@@ -105,10 +108,6 @@ def page_block_class():
         def runtest(self):
             if self.obj.syntax != "python" or self.obj.expected_output is not None:
                 return super().runtest()
-            import linecache
-            import sys
-            import types
-
             module = types.ModuleType("__page__")
             sys.modules["__page__"] = module
             try:
@@ -124,8 +123,6 @@ def page_block_class():
 
         def repr_failure(self, excinfo):
             """The traceback from the block's first line down, with the block's source lines."""
-            import traceback
-
             tb = excinfo.tb
             while tb and tb.tb_frame.f_code.co_filename != self.block_name():
                 tb = tb.tb_next
@@ -141,8 +138,6 @@ class MarkdownPage(pytest.File):
     """One Markdown page; each of its python/bash blocks becomes a test item."""
 
     def collect(self):
-        from pytest_codeblocks.main import extract_from_buffer
-
         PageBlock = page_block_class()  # noqa: N806
 
         root = self.config.rootpath

@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from guide.errors import GuideError
+
 KEY_FILE = "build-key.txt"
 
 
@@ -81,8 +83,6 @@ def cached_build(
     """``folder`` built by ``write`` with inputs hashed to ``key``: reused when the key matches,
     built (atomically) when not. With ``build_if_missing=False`` a missing or stale build raises
     a GuideError that says ``how_to_build``."""
-    from guide.errors import GuideError
-
     reason = why_rebuild(folder, key, what)
     if reason is None:
         return Path(folder)

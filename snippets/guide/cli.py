@@ -20,6 +20,7 @@ import functools
 import sys
 
 from guide.errors import GuideError
+from guide.runs import cached
 from guide.runtime import set_threads
 
 MODEL_HELP = "a Hugging Face id or local folder (default: the guide's model)"
@@ -49,8 +50,6 @@ def command(main=None, *, cache: bool = True):
             set_threads()
             try:
                 if cache:
-                    from guide.runs import cached
-
                     return cached(main, sys.modules[main.__module__].__file__, argv)
                 return main(argv)
             except GuideError as err:

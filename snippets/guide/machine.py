@@ -17,7 +17,12 @@ import platform
 import re
 import sys
 from functools import cache
+from importlib.metadata import distributions
 from pathlib import Path
+
+import torch
+
+from guide.runtime import THREADS
 
 # CPU features that decide which kernels PyTorch, oneDNN, MKL and glibc's libm pick
 ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16")
@@ -51,8 +56,6 @@ def _canonical(name: str) -> str:
 def _packages() -> str:
     """A hash of the installed versions of torch and of every package requirements.lock names
     (tools installed beside them, such as uv, do not count): the environment, in 12 hex digits."""
-    from importlib.metadata import distributions
-
     wanted = None
     if LOCK.exists():
         wanted = {_canonical(m) for m in re.findall(r"^([A-Za-z0-9][\w.-]*)==", LOCK.read_text(encoding="utf-8"), re.M)}
@@ -65,10 +68,6 @@ def _packages() -> str:
 @cache
 def fingerprint() -> dict:
     """Everything known to change floating-point results, and an ``id`` that hashes it."""
-    import torch
-
-    from guide.runtime import THREADS
-
     facts = {
         "cpu": _cpu(),
         "libc": " ".join(platform.libc_ver()),

@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 
 from guide.cache import build_key, save_atomically, stored_key
+from guide.machine import fingerprint
+from guide.model import guide_model_dir
 
 SNIPPETS = Path(__file__).resolve().parents[1]
 PACKAGES = sorted(p.name for p in SNIPPETS.iterdir() if (p / "__init__.py").exists())
@@ -50,7 +52,7 @@ def module_name(path: str | os.PathLike) -> str:
 
 def source_files(module: str) -> list[Path]:
     """The module's file and the files of every first-party module it imports, however deep."""
-    import grimp
+    import grimp  # noqa: PLC0415 -- optional: a test tool, not in the service image; only the run cache uses it
 
     graph = grimp.build_graph(*PACKAGES, cache_dir=None)
     names = {module} | graph.find_upstream_modules(module)
@@ -87,9 +89,6 @@ def split_outputs(argv: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def run_key(module_file: str | os.PathLike, argv: list[str]) -> str:
-    from guide.machine import fingerprint
-    from guide.model import guide_model_dir
-
     args, _ = split_outputs(argv)
     inputs: list = [module_name(module_file), *source_files(module_name(module_file))]
     inputs += [f for f in sorted((SNIPPETS / "data").rglob("*")) if f.is_file()]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -65,10 +66,8 @@ def training_args(config_class=None, device: torch.device | str | None = None, *
     a scratch output folder, no checkpoints, no reporting, no progress bar, seed 0, bf16 off
     (TRL turns it on by default, even on a CPU), on ``trainer_device_args(device)``. Every
     keyword in ``settings`` overrides a default; the examples pass only what they teach."""
-    import tempfile
-
     if config_class is None:
-        from transformers import TrainingArguments as config_class
+        from transformers import TrainingArguments as config_class  # noqa: PLC0415 -- conditional: only when no config class is passed
     defaults = {
         "output_dir": tempfile.mkdtemp(prefix="guide-trainer-"),
         "save_strategy": "no",

@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from guide.machine import describe
+
 SNIPPETS = Path(__file__).resolve().parents[1]
 # A test fails on time only past this many budgets: the example hangs. Not a speed check.
 # (20: a machine half as fast as the budgets' one, with a busy core, runs about 5 budgets.)
@@ -164,8 +166,6 @@ def main(argv=None):
         times = measure(chosen)
     if args.out:
         Path(args.out).write_text(json.dumps({"seconds": times}, indent=2) + "\n", encoding="utf-8")
-    from guide.machine import describe
-
     print(f"on {describe()}\n")
     print(table(times), end="")
 

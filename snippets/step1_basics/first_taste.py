@@ -8,11 +8,14 @@ the CPU; ``--model gpt2`` (or any causal LM id or local folder) uses a pre-train
 import time
 from pathlib import Path
 
-from guide import cli  # the command line every example shares
+from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
+from guide.model import load_causal_lm
 
 # isort: split
 # --8<-- [start:setup]
 import torch
+from tokenizers import ByteLevelBPETokenizer
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 PROMPT = "The cat sat on the"
 # --8<-- [end:setup]
@@ -22,9 +25,6 @@ CORPUS = Path(__file__).resolve().parent.parent / "data" / "first_taste.txt"
 # --8<-- [start:build]
 def build_tiny_model(text, steps=300, seed=0):
     """Train a byte-level BPE tokenizer and a 2-layer GPT-2 on ``text``, from nothing."""
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
     torch.manual_seed(seed)
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(
@@ -103,13 +103,9 @@ def main(argv=None):
     if not args.prompt.strip():
         parser.error("--prompt must contain some text")
 
-    from guide import seed_everything, write_metrics
-
     seed_everything(0)
     start = time.perf_counter()
     if args.model:
-        from guide.model import load_causal_lm
-
         tokenizer, model = load_causal_lm(args.model)
         print(f"loaded {args.model}")
     else:

@@ -4,7 +4,7 @@ Run it: ``python snippets/step2_architecture/architectures.py`` (``--out DIR`` s
 metrics). Nothing is downloaded: a config describes the shape, and the weights start random.
 """
 
-from guide import cli  # the command line every example shares
+from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
 
 # isort: split
 # --8<-- [start:build]
@@ -86,8 +86,6 @@ def main(argv=None):
     parser = cli.parser(__doc__, out="architectures.json")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-
-    from guide import seed_everything, write_metrics
 
     seed_everything(args.seed)
     # --8<-- [start:table]

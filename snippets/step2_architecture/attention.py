@@ -13,7 +13,8 @@ from torch import nn
 
 # --8<-- [end:imports]
 # isort: split
-from guide import cli  # the command line every example shares
+# The guide's helpers stay outside the imports the page shows, so its code blocks stay plain PyTorch.
+from guide import cli, pick_device, seed_everything, write_metrics  # cli: the command line every example shares
 
 
 # --8<-- [start:sdpa]
@@ -155,9 +156,6 @@ def main(argv=None):
     parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-
-    # Imported here so the page's code blocks above stay plain PyTorch.
-    from guide import pick_device, seed_everything, write_metrics
 
     seed_everything(args.seed)
     device = pick_device(args.device)

@@ -10,6 +10,8 @@ import functools
 import statistics
 import time
 
+import matplotlib
+import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
@@ -18,7 +20,7 @@ from step2_architecture.attention import scaled_dot_product_attention as naive_a
 
 # --8<-- [end:imports]
 # isort: split
-from guide import cli  # the command line every example shares
+from guide import cli, pick_device, seed_everything, write_metrics  # cli: the command line every example shares
 
 
 # --8<-- [start:measure]
@@ -77,11 +79,8 @@ def measure(lengths=(128, 256, 512, 1024, 2048), heads=4, d_head=32, device=None
 
 def plot(rows, path=None):
     """Two panels, time and memory against sequence length, log-log."""
-    import matplotlib
-
     if path is not None:
         matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(9, 3.5))
     for impl, style in [("naive", "o-"), ("sdpa", "s-")]:
@@ -114,8 +113,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.lengths and min(args.lengths) < 1:
         parser.error("--lengths must be positive integers, e.g. --lengths 128 256 512")
-
-    from guide import pick_device, seed_everything, write_metrics
 
     seed_everything(0)
     device = pick_device(args.device)

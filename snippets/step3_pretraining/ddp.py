@@ -26,7 +26,7 @@ from step3_pretraining.pretrain import (
 
 # --8<-- [end:imports]
 # isort: split
-from guide import cli  # the command line every example shares
+from guide import cli, pick_device, write_metrics  # cli: the command line every example shares
 
 
 # --8<-- [start:setup]
@@ -81,8 +81,6 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--device", help="cpu or cuda (default: the best available)")
     args = parser.parse_args(argv)
-
-    from guide import pick_device, write_metrics
 
     device_type = pick_device(args.device).type
     if device_type not in ("cpu", "cuda"):

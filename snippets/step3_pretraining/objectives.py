@@ -5,18 +5,20 @@ objectives.json). Both models are the same size and see the same blocks for the 
 steps; what differs is what they are asked to predict, and so what they can do afterwards.
 """
 
+# --8<-- [start:imports]
 import time
 
 import torch
+from transformers import BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling
 
-from guide import cli
+# --8<-- [end:imports]
+# isort: split
+from guide import cli, seed_everything, write_metrics
 from step3_pretraining.pretrain import learning_rate, make_model, read_corpus, token_blocks, train_tokenizer
 
 
 # --8<-- [start:mlm]
 def make_bert(tokenizer, width=128, layers=2, heads=4, context=128):
-    from transformers import BertConfig, BertForMaskedLM
-
     return BertForMaskedLM(
         BertConfig(
             vocab_size=len(tokenizer),
@@ -34,8 +36,6 @@ def masked_batches(tokenizer, blocks):
     """BERT's recipe, via DataCollatorForLanguageModeling: pick 15% of positions; of those, 80%
     become <mask>, 10% a random token, 10% stay; the loss is computed on the picked ones only
     (every other label is -100, which the loss ignores)."""
-    from transformers import DataCollatorForLanguageModeling
-
     collator = DataCollatorForLanguageModeling(tokenizer, mlm=True, mlm_probability=0.15)
     return lambda idx: collator([{"input_ids": blocks[i]} for i in idx.tolist()])
     # --8<-- [end:mlm]
@@ -78,8 +78,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
-
-    from guide import seed_everything, write_metrics
 
     seed_everything(0)
     texts = read_corpus()  # the cleaned small-world corpus, split into train and validation

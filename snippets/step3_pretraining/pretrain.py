@@ -6,6 +6,7 @@ loss-curve plot. A plain PyTorch loop: AdamW, warm-up then cosine decay, gradien
 clipping, bf16 autocast on GPUs, checkpoints.
 """
 
+# --8<-- [start:imports]
 import json
 import math
 import sys
@@ -13,7 +14,12 @@ import time
 from pathlib import Path
 
 import torch
+from tokenizers import ByteLevelBPETokenizer
+from tqdm.auto import tqdm
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
+# --8<-- [end:imports]
+# isort: split
 import guide.data
 import guide.runtime
 from guide import cli, pick_device, seed_everything, write_metrics
@@ -30,9 +36,6 @@ PROMPTS = ["Mara Reed is a", "On Friday, the"]
 def train_tokenizer(texts, vocab_size=2048):
     """Byte-level BPE, as GPT-2 uses: start from the 256 byte values and merge the most
     frequent neighbouring pair until the vocabulary has ``vocab_size`` entries."""
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import PreTrainedTokenizerFast
-
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(
         texts,
@@ -67,8 +70,6 @@ def token_blocks(tokenizer, texts, block_size=128):
 def make_model(tokenizer, width=128, layers=2, heads=4, context=128):
     """A GPT-2 of about 0.54M parameters. The special tokens' ids come from our tokenizer, so
     they lie inside the vocabulary (GPT-2's defaults, 50256, would not)."""
-    from transformers import GPT2Config, GPT2LMHeadModel
-
     return GPT2LMHeadModel(
         GPT2Config(
             vocab_size=len(tokenizer),
@@ -126,8 +127,6 @@ def train(
     seed=0,
     progress=True,
 ):
-    from tqdm.auto import tqdm
-
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=peak_lr, betas=(0.9, 0.95), weight_decay=weight_decay)
     amp = device.type == "cuda"  # bf16 autocast on GPUs: faster, half the activation memory
@@ -294,12 +293,12 @@ def _write(folder, tokenizer, model, log):
 
 
 def plot_history(history, untrained, path=None):
-    import matplotlib
-    import matplotlib.ticker
+    import matplotlib  # noqa: PLC0415 -- optional: not in the service image, which imports this module
+    import matplotlib.ticker  # noqa: PLC0415 -- optional: not in the service image, which imports this module
 
     if path is not None:
         matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- optional (as above), and imported after use("Agg")
 
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     steps = [0] + [h["step"] for h in history]

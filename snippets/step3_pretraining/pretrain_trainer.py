@@ -12,12 +12,14 @@ import tempfile
 import time
 
 import torch
+from transformers import PrinterCallback, Trainer, TrainingArguments
+from transformers.utils import logging
 
 from step3_pretraining.pretrain import make_model, read_corpus, token_blocks, train_tokenizer
 
 # --8<-- [end:imports]
 # isort: split
-from guide import cli  # the command line every example shares
+from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
 
 
 class Blocks(torch.utils.data.Dataset):
@@ -35,8 +37,6 @@ class Blocks(torch.utils.data.Dataset):
 
 # --8<-- [start:arguments]
 def make_trainer(model, train_set, val_set, steps):
-    from transformers import PrinterCallback, Trainer, TrainingArguments
-
     arguments = TrainingArguments(
         output_dir=tempfile.mkdtemp(),  # checkpoints go here when save_strategy asks for them
         max_steps=steps,  # count optimizer steps, not epochs (passes over the data)
@@ -70,10 +70,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
-
-    from transformers.utils import logging
-
-    from guide import seed_everything, write_metrics
 
     logging.set_verbosity_error()
     seed_everything(0)

@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from guide import cli
+from guide import cli, write_metrics
 from guide.data import load_documents
 
 
@@ -112,8 +112,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not 0 < args.threshold <= 1:
         parser.error("--threshold must be in (0, 1], e.g. 0.9")
-
-    from guide import write_metrics
 
     docs = load_documents()
     keep, removed = clean(docs, args.threshold)

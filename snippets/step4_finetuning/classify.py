@@ -5,13 +5,26 @@ model, ``--out DIR`` saves classify.json). One run trains both ways with Trainer
 table the Step 4 page shows: trainable parameters, accuracy, time and size on disk.
 """
 
+# --8<-- [start:imports]
+import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+from peft import LoraConfig, TaskType, get_peft_model
+from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, PrinterCallback, Trainer
 
-from guide import cli, training_args
+from guide import training_args
 from guide.data import stories
+
+# --8<-- [end:imports]
+# isort: split
+from transformers.utils import logging
+
+from guide import cli, pick_device, seed_everything, write_metrics
+from guide.model import load_causal_lm
+from step3_pretraining.pretrain import guide_model
 
 
 # --8<-- [start:data]
@@ -34,11 +47,6 @@ def load_classifier(name_or_path, num_labels=2, **from_pretrained):
     """The pre-trained language model with a fresh classification head ("score"): two outputs
     here, one for Step 5's reward model. Extra keyword arguments go to from_pretrained (QLoRA
     passes its quantisation config)."""
-    from transformers import AutoModelForSequenceClassification
-
-    from guide.model import load_causal_lm
-    from step3_pretraining.pretrain import guide_model
-
     source = name_or_path or guide_model()  # Step 3 builds the guide's model if it is missing
     tokenizer, _ = load_causal_lm(source)
     model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=num_labels, **from_pretrained)
@@ -50,8 +58,6 @@ def load_classifier(name_or_path, num_labels=2, **from_pretrained):
 def with_lora(model, r=8, alpha=16):
     """Freeze the model; add rank-r updates to every attention projection (GPT-2's c_attn) and
     train the new classification head in full (it starts from random)."""
-    from peft import LoraConfig, TaskType, get_peft_model
-
     config = LoraConfig(
         task_type=TaskType.SEQ_CLS, r=r, lora_alpha=alpha, lora_dropout=0.0,
         target_modules=["c_attn"], modules_to_save=["score"], fan_in_fan_out=True,  # GPT-2 stores W transposed
@@ -62,9 +68,6 @@ def with_lora(model, r=8, alpha=16):
 
 # --8<-- [start:train]
 def fine_tune(model, tokenizer, train, test, lr, epochs=2, seed=0, device_type="cpu", batch_size=16):
-    import numpy as np
-    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer
-
     args = training_args(  # the guide's defaults (guide/runtime.py), then this run's settings
         device=device_type, num_train_epochs=epochs, per_device_train_batch_size=batch_size, learning_rate=lr,
         warmup_steps=10, weight_decay=0.0, lr_scheduler_type="linear", eval_strategy="no", seed=seed,
@@ -91,12 +94,6 @@ def main(argv=None):
     parser = cli.parser(__doc__, model=True, out="classify.json")
     parser.add_argument("--device", help="cpu or cuda (default: the best available)")
     args = parser.parse_args(argv)
-
-    import tempfile
-
-    from transformers.utils import logging
-
-    from guide import pick_device, seed_everything, write_metrics
 
     device = pick_device(args.device)
     if device.type not in ("cpu", "cuda"):

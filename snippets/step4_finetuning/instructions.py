@@ -5,11 +5,22 @@ DIR`` saves instructions.json). The guide's model can continue stories; here it 
 follow an instruction about a story in its prompt, and is tested on stories it never saw.
 """
 
+# --8<-- [start:imports]
 import time
 
 import torch
+from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer
 
-from guide import cli, training_args
+from guide import training_args
+from guide.data import stories
+
+# --8<-- [end:imports]
+# isort: split
+from transformers.utils import logging
+
+from guide import cli, seed_everything, write_metrics
+from guide.model import load_causal_lm
+from step3_pretraining.pretrain import guide_model
 
 # --8<-- [start:template]
 # A chat template turns a list of messages into the exact text the model is trained on. Real
@@ -28,7 +39,6 @@ def qa_pairs(n_train=600, n_test=50):
     """(instruction, answer) pairs about a story given in the prompt: the person's job, their
     town, whether it was a good day. The answers are in the story (or its events), so the model
     must read the context it is given; the test stories are held out."""
-    from guide.data import stories
 
     def pairs(split, n):
         out = []
@@ -78,8 +88,6 @@ KINDS = {"job?": "job", "live?": "town", "day for": "good day?"}
 def train_with_trainer(model, tokenizer, examples, steps):
     """Full fine-tuning with Trainer. The masked labels travel in each example; the collator
     only pads (labels with -100), so Trainer's loss is already the answer-only loss."""
-    from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer
-
     args = training_args(  # the guide's defaults (guide/runtime.py), then this run's settings
         max_steps=steps, per_device_train_batch_size=16, learning_rate=1e-3, warmup_steps=20,
         lr_scheduler_type="linear", weight_decay=0.0,
@@ -111,12 +119,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
-
-    from transformers.utils import logging
-
-    from guide import seed_everything, write_metrics
-    from guide.model import load_causal_lm
-    from step3_pretraining.pretrain import guide_model
 
     logging.set_verbosity_error()
     seed_everything(0)

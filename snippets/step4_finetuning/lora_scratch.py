@@ -5,13 +5,15 @@ lora_scratch.json). It wraps a layer with our LoRA and with PEFT's, gives both t
 and prints how far apart their outputs are, and how few parameters LoRA trains.
 """
 
-from guide import cli  # the command line every example shares
+from guide import cli, write_metrics  # cli: the command line every example shares
 
 # isort: split
 # --8<-- [start:lora]
+import copy
 import math
 
 import torch
+from peft import LoraConfig, get_peft_model
 from torch import nn
 
 
@@ -57,10 +59,6 @@ class TwoLayers(nn.Module):
 # --8<-- [start:parity]
 def compare_with_peft(width=64, r=8, alpha=16, seed=0):
     """Our LoRA and PEFT's on copies of the same layer, with the same A and B."""
-    import copy
-
-    from peft import LoraConfig, get_peft_model
-
     torch.manual_seed(seed)
     base = TwoLayers(width)
     theirs = get_peft_model(copy.deepcopy(base), LoraConfig(r=r, lora_alpha=alpha, target_modules=["up", "down"]))
@@ -90,8 +88,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.rank < 1:
         parser.error("--rank must be at least 1")
-
-    from guide import write_metrics
 
     result = compare_with_peft(r=args.rank, alpha=2 * args.rank)
     print(f"ours vs PEFT, same A and B: largest |difference| {result['max_gap']:.1e}")

@@ -9,9 +9,14 @@ import time
 
 # --8<-- [start:imports]
 import torch
+from peft import PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
+from transformers import DataCollatorForSeq2Seq
+from transformers.utils import logging
 
-from guide import cli, data
+from guide import cli, data, seed_everything, write_metrics
+from guide.model import load_causal_lm
 from guide.scoring import log_prob
+from step3_pretraining.pretrain import guide_model
 
 # Answer words the model has read in its training stories ("Mara was happy", "Omar was upset"):
 # words made of unfamiliar byte pieces would take far longer to learn.
@@ -61,8 +66,6 @@ def soft_prompt_model(model, method, n_virtual=8):
     """Prompt tuning learns n_virtual input embeddings placed before the text (Lester et al.,
     2021); prefix tuning learns keys and values fed to every layer's attention (Li and Liang,
     2021). The model itself stays frozen."""
-    from peft import PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
-
     config = {"prompt tuning": PromptTuningConfig, "prefix tuning": PrefixTuningConfig}[method]
     return get_peft_model(model, config(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=n_virtual))
 
@@ -70,8 +73,6 @@ def soft_prompt_model(model, method, n_virtual=8):
 def label_only_batch(tokenizer, examples):
     """Question + answer as one sequence, with the loss on the answer tokens only: labels of
     the question's tokens are -100, so the model is not trained to write stories."""
-    from transformers import DataCollatorForSeq2Seq
-
     batch = []
     for text, label, _ in examples:
         q, a = tokenizer(f"{text}\nSentiment:")["input_ids"], tokenizer(LABELS[label])["input_ids"]
@@ -101,12 +102,6 @@ def train_soft(model, tokenizer, train, steps=60, lr=3e-2, batch_size=16, seed=0
 def main(argv=None):
     parser = cli.parser(__doc__, model=True, out="prompting.json")
     args = parser.parse_args(argv)
-
-    from transformers.utils import logging
-
-    from guide import seed_everything, write_metrics
-    from guide.model import load_causal_lm
-    from step3_pretraining.pretrain import guide_model
 
     logging.set_verbosity_error()
     seed_everything(0)

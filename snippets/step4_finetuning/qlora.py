@@ -6,12 +6,20 @@ quantisation, trains LoRA adapters on the sentiment task, and reports accuracy a
 memory the quantised layers take. Runs on a CPU (bitsandbytes >= 0.49) and on CUDA GPUs.
 """
 
+# --8<-- [start:imports]
 import time
 
 import torch
+from peft import prepare_model_for_kbit_training
+from transformers import BitsAndBytesConfig
 
-from guide import cli
 from step4_finetuning.classify import fine_tune, load_classifier, sentiment_data, with_lora
+
+# --8<-- [end:imports]
+# isort: split
+from transformers.utils import logging
+
+from guide import cli, pick_device, seed_everything, write_metrics
 
 
 # --8<-- [start:load]
@@ -20,9 +28,6 @@ def load_4bit_classifier(name_or_path, device):
     2023): weights are stored as 4-bit codes plus one scale per block of 64, and the scales
     themselves are quantised again ("double quantisation"). Computation happens in
     bnb_4bit_compute_dtype after the weights are dequantised on the fly."""
-    from peft import prepare_model_for_kbit_training
-    from transformers import BitsAndBytesConfig
-
     quantization = BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
@@ -42,7 +47,7 @@ def load_4bit_classifier(name_or_path, device):
 # --8<-- [start:footprint]
 def four_bit_footprint(model):
     """Bytes of the 4-bit layers as stored (packed codes + quantisation state) and as fp32."""
-    import bitsandbytes as bnb
+    import bitsandbytes as bnb  # noqa: PLC0415 -- optional, heavy dependency: only the 4-bit path needs it
 
     stored = fp32 = 0
     for module in model.modules():
@@ -73,10 +78,6 @@ def main(argv=None):
     parser = cli.parser(__doc__, model=True, out="qlora.json")
     parser.add_argument("--device", help="cpu or cuda (default: the best available)")
     args = parser.parse_args(argv)
-
-    from transformers.utils import logging
-
-    from guide import pick_device, seed_everything, write_metrics
 
     logging.set_verbosity_error()
     device = pick_device(args.device)

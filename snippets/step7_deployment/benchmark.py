@@ -18,9 +18,14 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 # --8<-- [end:imports]
 # isort: split
+from matplotlib.figure import Figure
+
 from guide import cli  # the command line every example shares
+from guide.data import openings
 
 APP = Path(__file__).with_name("app.py")
 GENERATED = Path(__file__).resolve().parents[2] / "docs" / "generated"
@@ -31,8 +36,6 @@ GENERATED = Path(__file__).resolve().parents[2] / "docs" / "generated"
 def running_server(*args, env=None, log=None, ready_within=90, ready_path="/ready"):
     """Start app.py on a free 127.0.0.1 port, wait until ``ready_path`` answers 200, yield its
     base URL, stop it."""
-    import httpx
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -77,7 +80,6 @@ async def one_request(client, prompt, new_tokens):
 
 async def load(base, prompts, clients=16, per_client=8, new_tokens=32):
     """``clients`` concurrent users, each sending ``per_client`` requests back to back."""
-    import httpx
 
     async def user(i, client):
         return [await one_request(client, prompts[(i * per_client + j) % len(prompts)], new_tokens)
@@ -119,8 +121,6 @@ def table(runs):
 
 def plot(runs):
     """Throughput and latency against the largest batch the server may form."""
-    from matplotlib.figure import Figure
-
     rs = runs["results"]
     sizes = [r["max_batch"] for r in rs]
     fig = Figure(figsize=(9, 3.4), layout="constrained")
@@ -151,8 +151,6 @@ def main(argv=None):
         parser.error(f"--batches takes numbers separated by commas, like 1,4,16; got {args.batches!r}")
     if sizes[0] != 1 or min(sizes) < 1 or args.clients < 1 or args.per_client < 1 or not 1 <= args.new_tokens <= 64:
         parser.error("--batches must start with 1; --clients and --per-client at least 1; --new-tokens 1 to 64")
-
-    from guide.data import openings
 
     prompts = openings("test", 200)
     runs = {"clients": args.clients, "per_client": args.per_client, "new_tokens": args.new_tokens,

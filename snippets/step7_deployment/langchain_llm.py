@@ -5,7 +5,9 @@ Run it: ``python snippets/step7_deployment/langchain_llm.py`` (``--model NAME_OR
 the model runs in this process; nothing is sent anywhere.
 """
 
-from guide import cli  # the command line every example shares
+from transformers.utils import logging
+
+from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
 
 # isort: split
 # --8<-- [start:llm]
@@ -18,7 +20,9 @@ from langchain_core.output_parsers import BaseOutputParser
 from langchain_core.prompts import PromptTemplate
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from guide.model import load_causal_lm
 from guide.world import FEEL_BAD, FEEL_GOOD  # how the world's stories end
+from step3_pretraining.pretrain import guide_model
 
 
 class GuideLLM(LLM):
@@ -40,9 +44,6 @@ class GuideLLM(LLM):
                 "temperature": self.temperature}  # fmt: skip
 
     def _call(self, prompt, stop=None, run_manager=None, **kwargs) -> str:
-        from guide.model import load_causal_lm
-        from step3_pretraining.pretrain import guide_model
-
         if self._loaded is None:
             self._loaded = load_causal_lm(self.model_name or guide_model())
         tokenizer, model = self._loaded
@@ -93,10 +94,6 @@ def story_chain(llm):
 def main(argv=None):
     parser = cli.parser(__doc__, model=True, out="langchain.json")
     args = parser.parse_args(argv)
-
-    from transformers.utils import logging
-
-    from guide import seed_everything, write_metrics
 
     logging.set_verbosity_error()
     seed_everything(0)

@@ -8,6 +8,8 @@ service redacts every prompt before it is logged, and before the model with --re
 import re
 import sys
 
+from guide.world import NAMES, SURNAMES
+
 # --8<-- [end:imports]
 
 # --8<-- [start:redact]
@@ -27,8 +29,6 @@ def luhn_ok(digits):
 
 
 def known_names():
-    from guide.world import NAMES, SURNAMES
-
     return sorted({*NAMES["she"], *NAMES["he"], *SURNAMES}, key=len, reverse=True)
 
 

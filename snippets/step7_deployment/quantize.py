@@ -12,18 +12,24 @@ import time
 import warnings
 
 import torch
+from torch.ao.quantization import quantize_dynamic
+from transformers.pytorch_utils import Conv1D
 
 # --8<-- [end:imports]
 # isort: split
-from guide import cli  # the command line every example shares
+from transformers.utils import logging
+
+from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
+from guide.data import openings, stories
+from guide.model import load_causal_lm
+from guide.scoring import p_positive, perplexity
+from step3_pretraining.pretrain import guide_model
 
 
 # --8<-- [start:int8]
 def conv1d_to_linear(model):
     """GPT-2 keeps its projections in transformers' Conv1D (a Linear with the weight transposed).
     Quantisation only knows nn.Linear, so swap them first; the outputs stay the same."""
-    from transformers.pytorch_utils import Conv1D
-
     for parent in list(model.modules()):
         for name, child in parent.named_children():
             if isinstance(child, Conv1D):
@@ -36,8 +42,6 @@ def conv1d_to_linear(model):
 def int8_dynamic(model):
     """Every nn.Linear's weight becomes int8 (one scale per tensor); activations are quantised
     per batch as they arrive. Embeddings and layer norms stay in float32."""
-    from torch.ao.quantization import quantize_dynamic
-
     with warnings.catch_warnings():  # torch.ao's eager API is deprecated in favour of torchao (GPU-first)
         warnings.simplefilter("ignore")
         return quantize_dynamic(conv1d_to_linear(model).eval(), {torch.nn.Linear}, dtype=torch.qint8)
@@ -90,9 +94,6 @@ def mlp_ms(width, rows=16, repeats=50):
 def compare(models, tokenizer, n_stories=200, n_prompts=50):
     """Latency, size and quality for each model; quality = held-out perplexity, Step 6's
     zero-shot sentiment accuracy, and agreement with the float32 model's greedy tokens."""
-    from guide.data import openings, stories
-    from guide.scoring import p_positive, perplexity
-
     rows, prompts = stories("test", n_stories), openings("test", n_stories)
     reference = {p: greedy(models["float32"], tokenizer, p) for p in prompts[:n_prompts]}
     results = {}
@@ -114,12 +115,6 @@ def compare(models, tokenizer, n_stories=200, n_prompts=50):
 def main(argv=None):
     parser = cli.parser(__doc__, model=True, out="quantize.json")
     args = parser.parse_args(argv)
-
-    from transformers.utils import logging
-
-    from guide import seed_everything, write_metrics
-    from guide.model import load_causal_lm
-    from step3_pretraining.pretrain import guide_model
 
     logging.set_verbosity_error()
     seed_everything(0)
