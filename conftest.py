@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 pytest_plugins = ["page_blocks"]
 
@@ -32,31 +33,9 @@ def pytest_addoption(parser):
     )
 
 
-_BEFORE_UPDATE = pytest.StashKey[str | None]()
-
-
-def pytest_configure(config):
-    # one switch for the fixtures and for anything they start (GUIDE_UPDATE_OUTPUTS=1 works too)
-    if config.getoption("update_outputs"):
-        config.stash[_BEFORE_UPDATE] = os.environ.get("GUIDE_UPDATE_OUTPUTS")
-        os.environ["GUIDE_UPDATE_OUTPUTS"] = "1"
-
-
-def pytest_unconfigure(config):
-    # put the variable back: a run inside this process (pytester) must not leave its refresh on
-    if _BEFORE_UPDATE in config.stash:
-        before = config.stash[_BEFORE_UPDATE]
-        if before is None:
-            os.environ.pop("GUIDE_UPDATE_OUTPUTS", None)
-        else:
-            os.environ["GUIDE_UPDATE_OUTPUTS"] = before
-
-
 def pytest_collection_modifyitems(config, items):
     cuda = False
     if any("gpu" in item.keywords for item in items):
-        import torch
-
         cuda = torch.cuda.is_available()
     skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU: runs in the GPU workflow (.github/workflows/gpu.yml)")
     for item in items:

@@ -27,10 +27,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 import recorded
+from guide.machine import describe, fingerprint
 from guide.timing import hang_guard, table
+from step7_deployment.benchmark import running_server
 from testing_utils import READY_WITHIN, REPO, SERVICE_KEYS, SERVICE_RATE_LIMIT, updating_outputs
 
 # Each example's wall-clock time in this session, for the table at the end (guide.timing)
@@ -141,8 +144,6 @@ def pytest_terminal_summary(terminalreporter):
                 terminalreporter.write(f"  replayed: {' '.join([e['script'], *e['args']])}\n")
     if not TIMES:
         return
-    from guide.machine import describe
-
     terminalreporter.section("example times against their budgets (snippets/guide/timing.py)")
     terminalreporter.write(f"on {describe()}; speed is never a pass/fail test\n\n{table(TIMES)}")
     path = REPO / "artifacts" / "timings.json"
@@ -191,16 +192,15 @@ def run_snippet(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def page_output():
+def page_output(pytestconfig):
     """check(name, text, metrics=None): docs/generated/<name>.txt must match ``text`` and
     <name>.run.json the ``metrics`` the run wrote, as tests/recorded.py compares them: strictly
     on the platform that recorded them, by tolerance elsewhere. ``pytest --update-outputs`` (or
     GUIDE_UPDATE_OUTPUTS=1) rewrites both from this run (and this platform) instead."""
-    from guide.machine import describe, fingerprint
 
     def check(name: str, text: str, metrics: dict | None = None):
         platform = fingerprint()
-        if updating_outputs():
+        if updating_outputs(pytestconfig):
             recorded.write_record(name, text, metrics, platform)
             return
         how, problem, exact = recorded.compare(name, text, metrics, platform)
@@ -224,10 +224,6 @@ def page_output():
 def service(guide_model, tmp_path_factory):
     """app.py started once per session on a free 127.0.0.1 port (keys required, a rate limit),
     as an httpx client with the first key set. ``.startup_seconds``, ``.log_path``, ``.base``."""
-    import httpx
-
-    from step7_deployment.benchmark import running_server
-
     log = tmp_path_factory.mktemp("service") / "server.log"
     env = {"GUIDE_API_KEYS": ",".join(SERVICE_KEYS), "GUIDE_DEVICE": "cpu"}
     start = time.perf_counter()

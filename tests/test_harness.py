@@ -97,11 +97,15 @@ def test_update_outputs_is_a_flag_as_well_as_a_variable(pytester, monkeypatch):
     monkeypatch.delenv("GUIDE_UPDATE_OUTPUTS", raising=False)
     pytester.makeini("[pytest]\n")
     pytester.makeconftest((REPO / "conftest.py").read_text(encoding="utf-8"))
-    pytester.makepyfile("from testing_utils import updating_outputs\ndef test_flag():\n    assert updating_outputs()\n")
+    pytester.makepyfile(
+        "from testing_utils import updating_outputs\n"
+        "def test_flag(pytestconfig):\n    assert updating_outputs(pytestconfig)\n"
+    )
     pytester.runpytest("--update-outputs", "-p", "no:socket").assert_outcomes(passed=1)
-    # the in-process run put the variable back: this session still compares, never rewrites
-    assert "GUIDE_UPDATE_OUTPUTS" not in os.environ
-    pytester.runpytest("-p", "no:socket").assert_outcomes(failed=1)
+    pytester.runpytest("-p", "no:socket").assert_outcomes(failed=1)  # the flag is the run's, not the process's
+    assert "GUIDE_UPDATE_OUTPUTS" not in os.environ  # and the in-process runs left the environment alone
+    monkeypatch.setenv("GUIDE_UPDATE_OUTPUTS", "1")
+    pytester.runpytest("-p", "no:socket").assert_outcomes(passed=1)
 
 
 def test_network_is_blocked_but_loopback_is_not():

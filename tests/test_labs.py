@@ -60,7 +60,7 @@ def for_the_site(notebook):
 # its guard is the per-cell CELL_TIMEOUT_S, not the suite's 600 s per test
 @pytest.mark.timeout(3600)
 @pytest.mark.parametrize("lab", LABS, ids=[lab.stem for lab in LABS])
-def test_the_lab_runs_and_the_site_shows_that_run(lab, guide_model, page_output, monkeypatch, tmp_path):
+def test_the_lab_runs_and_the_site_shows_that_run(lab, guide_model, page_output, monkeypatch, tmp_path, pytestconfig):
     monkeypatch.setenv("GUIDE_DEVICE", "cpu")  # as the examples' tests run them, so their runs replay
     # plots inline, as in Jupyter (the suite's processes draw with Agg, which shows nothing)
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
@@ -71,7 +71,7 @@ def test_the_lab_runs_and_the_site_shows_that_run(lab, guide_model, page_output,
     client.execute()
     page_output(lab.stem, printed(notebook))
     copy = RECORDED / f"{lab.stem}.ipynb"
-    if updating_outputs():
+    if updating_outputs(pytestconfig):
         RECORDED.mkdir(parents=True, exist_ok=True)
         nbformat.write(for_the_site(notebook), copy)
         return

@@ -72,13 +72,13 @@ def test_a_reader_types_a_prompt_and_watches_the_answer_stream_in(paced_service)
 
 
 @pytest.mark.browser
-def test_the_guide_model_answers_in_the_chat_and_refusals_show_their_reason(service):
+def test_the_guide_model_answers_in_the_chat_and_refusals_show_their_reason(service, pytestconfig):
     expected = service.post("/v1/generate", json={"prompt": PROMPT, "max_new_tokens": 40}).json()
     with chromium() as browser:
         page, _, _, outside = chat(browser, service, SERVICE_KEYS[3])
         (REPO / "artifacts" / "screenshots").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(REPO / "artifacts" / "screenshots" / "step7-chat.png"))
-        if updating_outputs():  # the page's picture of the chat, from this run
+        if updating_outputs(pytestconfig):  # the page's picture of the chat, from this run
             page.set_viewport_size({"width": 900, "height": 460})
             page.screenshot(path=str(GENERATED / "step7_chat.png"))
         assert page.locator(".answer").last.inner_text().strip() == expected["text"].strip()

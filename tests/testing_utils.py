@@ -9,6 +9,7 @@ import os
 import shutil
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from guide.timing import hang_guard
 from recorded import GENERATED, REPO
@@ -22,10 +23,12 @@ SERVICE_RATE_LIMIT = 60
 READY_WITHIN = hang_guard("step7_deployment/app.py")
 
 
-def updating_outputs() -> bool:
+def updating_outputs(config: pytest.Config) -> bool:
     """This run rewrites docs/generated/ instead of comparing with it: ``pytest
-    --update-outputs`` (the root conftest.py) or GUIDE_UPDATE_OUTPUTS=1."""
-    return os.environ.get("GUIDE_UPDATE_OUTPUTS") == "1"
+    --update-outputs`` (the option the root conftest.py adds), or GUIDE_UPDATE_OUTPUTS=1 in the
+    environment. Read from the run's own config, so a pytest run inside this one (pytester)
+    never switches it for the outer run."""
+    return bool(config.getoption("update_outputs", default=False)) or os.environ.get("GUIDE_UPDATE_OUTPUTS") == "1"
 
 
 # --- a real browser: Debian's Chromium, driven by Playwright, never downloaded -------------
@@ -51,8 +54,6 @@ def chromium():
         if os.environ.get("CI"):
             pytest.fail("CI must provide Debian's chromium (.ci/run installs it)")
         pytest.skip("needs Chromium for the browser test: apt-get install chromium")
-    from playwright.sync_api import sync_playwright  # only the browser tests need it
-
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
         try:
