@@ -78,3 +78,23 @@ for ax, (title, m) in zip(axes, [("after 1 step", untrained), ("after 300 steps"
 axes[0].set_ylabel("probability of the next token")
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## How big a vocabulary? Tokens per word, plotted
+#
+# The vocabulary example of Step 1, called in the notebook: `run()` returns the numbers the
+# command prints, one row per vocabulary size.
+
+# %%
+from step1_basics.vocabulary import parser, run
+
+rows = run(parser().parse_args([]))["rows"]
+fig, ax = plt.subplots(figsize=(6, 3.2))
+ax.plot([r["vocabulary"] for r in rows], [r["tokens_per_word"] for r in rows], "o-")
+ax.set_xlabel("vocabulary size (tokens)")
+ax.set_ylabel("tokens per held-out word")
+ax.set_ylim(0, None)
+fig.tight_layout()
+plt.show()
+for r in rows:
+    print(f"{r['vocabulary']:>5} tokens: {r['tokens_per_word']:.2f} per word, {r['whole_pieces']:.0%} kept whole")

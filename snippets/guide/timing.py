@@ -48,6 +48,7 @@ class Example:
 # In the order a reader meets them (later ones use the guide's model that pretrain.py builds).
 EXAMPLES = [
     Example("step1_basics/first_taste.py", budget_s=20),
+    Example("step1_basics/vocabulary.py", budget_s=15),
     Example("step2_architecture/architectures.py", budget_s=20),
     Example("step2_architecture/attention.py", budget_s=20),
     Example("step2_architecture/attention_cost.py", budget_s=20),
