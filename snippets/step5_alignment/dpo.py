@@ -12,11 +12,28 @@ import time
 
 import torch
 import torch.nn.functional as F
+from datasets import Dataset
+from transformers import PrinterCallback
+from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
-from guide import cli, training_args
+from guide import training_args
 from guide.scoring import completion_log_probs
+from step5_alignment import preferences
 
 # --8<-- [end:imports]
+# isort: split
+import copy
+from pathlib import Path
+
+from matplotlib.figure import Figure  # not pyplot: saving a file needs no GUI backend
+from transformers import AutoModelForCausalLM
+from transformers.utils import logging
+
+from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
+from guide.model import load_causal_lm
+from step3_pretraining.pretrain import guide_model
+from step5_alignment.preferences import judge
+from step5_alignment.reward_model import score, trained_reward_model
 
 
 # --8<-- [start:pairs]
@@ -38,9 +55,7 @@ def contrastive_pairs(model, tokenizer, split, n, seed=0):
     the loop: the assumption of contrastive post-training (Xu et al., 2023). Here the stronger
     writer is the world's own storyteller asked for a good day with a fitting ending (our
     stand-in for a big model); the weaker one is the guide's pre-trained model."""
-    from step5_alignment.preferences import prompts
-
-    strong = [(prompt, write(True, True)) for prompt, write in prompts(split, n, seed=seed)]
+    strong = [(prompt, write(True, True)) for prompt, write in preferences.prompts(split, n, seed=seed)]
     weak = sample(model, tokenizer, [prompt for prompt, _ in strong], seed=seed)
     return [{"prompt": p, "chosen": c, "rejected": r} for (p, c), r in zip(strong, weak)]
     # --8<-- [end:pairs]
@@ -76,10 +91,6 @@ def _common_args(steps, lr, batch):
 def sft(model, tokenizer, pairs, steps=5, lr=1e-3, batch=16):
     """Supervised fine-tuning on the chosen responses (TRL SFTTrainer; with prompt/completion
     data it puts the loss on the completion only). A few steps teach the answer's shape."""
-    from datasets import Dataset
-    from transformers import PrinterCallback
-    from trl import SFTConfig, SFTTrainer
-
     data = Dataset.from_list([{"prompt": p["prompt"], "completion": p["chosen"]} for p in pairs])
     trainer = SFTTrainer(model=model, args=training_args(SFTConfig, **_common_args(steps, lr, batch)), train_dataset=data,
                          processing_class=tokenizer)  # fmt: skip
@@ -94,10 +105,6 @@ def dpo(model, reference, tokenizer, pairs, steps=150, lr=3e-4, batch=16, beta=0
     """DPO with TRL's DPOTrainer: the policy starts as the SFT model, which also serves,
     frozen, as the reference. sft_weight adds the SFT term (TRL's "sft" loss type); 0 is
     plain DPO."""
-    from datasets import Dataset
-    from transformers import PrinterCallback
-    from trl import DPOConfig, DPOTrainer
-
     extra = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, sft_weight]) if sft_weight else {}
     args = training_args(DPOConfig, **_common_args(steps, lr, batch), beta=beta, **extra)
     data = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
@@ -134,8 +141,6 @@ def implicit_rewards(policy, reference, tokenizer, pairs, beta=0.5):
 
 def plot_dpo(log_history, margins, path):
     """Left: the implicit rewards TRL logs while training. Right: held-out margins after DPO."""
-    from matplotlib.figure import Figure  # not pyplot: saving a file needs no GUI backend
-
     fig = Figure(figsize=(9, 3.2))
     left, right = fig.subplots(1, 2)
     logs = [h for h in log_history if "rewards/margins" in h]
@@ -161,18 +166,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.sft_steps < 0 or args.dpo_steps < 1:
         parser.error("--sft-steps must be 0 or more and --dpo-steps at least 1")
-
-    import copy
-    from pathlib import Path
-
-    from transformers import AutoModelForCausalLM
-    from transformers.utils import logging
-
-    from guide import seed_everything, write_metrics
-    from guide.model import load_causal_lm
-    from step3_pretraining.pretrain import guide_model
-    from step5_alignment.preferences import judge
-    from step5_alignment.reward_model import score, trained_reward_model
 
     logging.set_verbosity_error()
     rm_tokenizer, reward_model = trained_reward_model(args.reward_model)

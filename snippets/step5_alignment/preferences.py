@@ -15,7 +15,7 @@ from guide.world import BAD, DAYS, FEEL_BAD, FEEL_GOOD, GOOD, JOBS, SEED, TOWNS,
 
 # --8<-- [end:imports]
 # isort: split
-from guide import cli  # the command line every example shares
+from guide import cli, write_metrics  # cli: the command line every example shares
 
 # --8<-- [start:judge]
 # The story's day is what readers care about most; an ending that contradicts the day reads
@@ -146,8 +146,6 @@ def annotate(pairs, agreement=1.5, seed=0):
 def main(argv=None):
     parser = cli.parser(__doc__, out="preferences.json")
     args = parser.parse_args(argv)
-
-    from guide import write_metrics
 
     train, test = preference_pairs("train", 2000), preference_pairs("test", 400)
     labelled = annotate(train)

@@ -10,10 +10,29 @@ import time
 
 import torch
 import torch.nn.functional as F
+from transformers import PrinterCallback
 
-from guide import cli, training_args
+from guide import training_args
 
 # --8<-- [end:imports]
+# isort: split
+import sys
+from pathlib import Path
+
+from matplotlib.figure import Figure  # not pyplot: saving a file needs no GUI backend
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers.utils import logging
+
+import guide.runtime
+import guide.world
+from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
+from guide.cache import build_key, cached_build
+from guide.errors import GuideError
+from step3_pretraining.pretrain import guide_model
+from step4_finetuning import classify
+from step4_finetuning.classify import load_classifier
+from step5_alignment import preferences
+from step5_alignment.preferences import KINDS, annotate, preference_pairs
 
 
 # --8<-- [start:loss]
@@ -83,9 +102,8 @@ def train_reward_model(model, tokenizer, train, test, steps=200, batch=16, lr=3e
 def train_with_trl(model, tokenizer, train, steps=200, batch=16, lr=3e-4):
     """The same training with TRL's RewardTrainer: it joins prompt + response, puts the chosen
     half and the rejected half of a batch through the model together, and uses the same loss."""
-    from datasets import Dataset
-    from transformers import PrinterCallback
-    from trl import RewardConfig, RewardTrainer
+    from datasets import Dataset  # noqa: PLC0415 -- optional and slow to import: only --trainer trl needs it
+    from trl import RewardConfig, RewardTrainer  # noqa: PLC0415 -- optional and slow to import: only --trainer trl needs it
 
     args = training_args(  # the guide's defaults (guide/runtime.py: bf16 off, no checkpoints, ...)
         RewardConfig, max_steps=steps, per_device_train_batch_size=batch, learning_rate=lr,
@@ -102,8 +120,6 @@ def train_with_trl(model, tokenizer, train, steps=200, batch=16, lr=3e-4):
 def load_reward_model(name_or_path=None):
     """(tokenizer, model): the pre-trained model with a fresh one-output head, dropout off
     (TRL's trainers switch it off too: a reward should not be noisy)."""
-    from step4_finetuning.classify import load_classifier
-
     return load_classifier(name_or_path, num_labels=1, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
 
 
@@ -111,19 +127,6 @@ def trained_reward_model(path=None, log=None):
     """The reward model the later examples optimise against: from ``path`` if given, else the
     one this file trains, cached next to the guide's model (guide.cache) and trained again when
     anything it is made from changes: this code, the preferences, the guide's model."""
-    import sys
-    from pathlib import Path
-
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    import guide.runtime
-    import guide.world
-    from guide.cache import build_key, cached_build
-    from guide.errors import GuideError
-    from step3_pretraining.pretrain import guide_model
-    from step4_finetuning import classify
-    from step5_alignment import preferences
-
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if path is None:
         base = guide_model(log=log)
@@ -143,9 +146,6 @@ def trained_reward_model(path=None, log=None):
 
 
 def seed_everything_and_train(save):
-    from guide import seed_everything
-    from step5_alignment.preferences import annotate, preference_pairs
-
     seed_everything(0)
     tokenizer, model = load_reward_model(None)
     model, _ = train_reward_model(model, tokenizer, annotate(preference_pairs("train", 2000)), [], every=10**9)
@@ -154,8 +154,6 @@ def seed_everything_and_train(save):
 
 
 def plot_curve(curve, path):
-    from matplotlib.figure import Figure  # not pyplot: saving a file needs no GUI backend
-
     fig = Figure(figsize=(7, 3.6))
     ax = fig.subplots()
     steps = [c["step"] for c in curve]
@@ -178,13 +176,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
-
-    from pathlib import Path
-
-    from transformers.utils import logging
-
-    from guide import seed_everything, write_metrics
-    from step5_alignment.preferences import KINDS, annotate, preference_pairs
 
     logging.set_verbosity_error()
     seed_everything(0)

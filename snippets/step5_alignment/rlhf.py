@@ -10,10 +10,23 @@ reward model's score, the rule's score and the KL divergence from the starting m
 import time
 
 import torch
+from datasets import Dataset
+from transformers import PrinterCallback, TrainerCallback
+from trl import GRPOConfig, GRPOTrainer
 
-from guide import cli, training_args
+from guide import training_args
+from guide.scoring import completion_log_probs
+from step5_alignment.preferences import judge
 
 # --8<-- [end:imports]
+# isort: split
+from transformers.utils import logging
+
+from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
+from guide.model import load_causal_lm
+from step3_pretraining.pretrain import guide_model
+from step5_alignment.preferences import preference_pairs
+from step5_alignment.reward_model import score, trained_reward_model
 
 
 # --8<-- [start:kl]
@@ -22,8 +35,6 @@ def sequence_log_probs(model, ids, prompt_len, tokenizer):
     """log p(completion | prompt) for each row of generate()'s output (prompts left-padded): the
     sum over the completion's tokens up to and including its end-of-text token, with Step 5's
     DPO helper. What generate() pads after that token is not part of the answer."""
-    from guide.scoring import completion_log_probs
-
     completion = ids[:, prompt_len:]
     ended = (completion == tokenizer.eos_token_id).long().cumsum(-1)
     answer = (ended == 0) | ((ended == 1) & (completion == tokenizer.eos_token_id))
@@ -37,8 +48,6 @@ def evaluate(policy, reference, reward, tokenizer, prompts, samples=4):
     """Sample the policy on held-out prompts. KL(policy || reference) is estimated as the mean
     of log p_policy(y|x) - log p_reference(y|x) over the policy's own samples y: the quantity
     the leash keeps small."""
-    from step5_alignment.preferences import judge
-
     policy.eval()
     prompts = [p for p in prompts for _ in range(samples)]
     enc = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left")
@@ -63,10 +72,6 @@ def optimise(policy, tokenizer, reward, train_prompts, beta, steps=60, lr=5e-4, 
     """GRPO from TRL: for each prompt sample a group of 8 completions, score each with
     reward(prompts, completions), and use (reward - group mean) / group std as its advantage.
     The loss is the PPO clipped objective on those advantages plus beta x KL(policy || ref)."""
-    from datasets import Dataset
-    from transformers import PrinterCallback, TrainerCallback
-    from trl import GRPOConfig, GRPOTrainer
-
     args = training_args(  # the guide's defaults (guide/runtime.py: bf16 off, no checkpoints, ...)
         GRPOConfig, max_steps=steps, learning_rate=lr, beta=beta, num_generations=8,
         per_device_train_batch_size=batch, max_completion_length=48, temperature=1.0, top_k=0,
@@ -101,14 +106,6 @@ def main(argv=None):
         parser.error("--steps must be at least 1")
     if args.beta < 0:
         parser.error("--beta must be 0 or more")
-
-    from transformers.utils import logging
-
-    from guide import seed_everything, write_metrics
-    from guide.model import load_causal_lm
-    from step3_pretraining.pretrain import guide_model
-    from step5_alignment.preferences import preference_pairs
-    from step5_alignment.reward_model import score, trained_reward_model
 
     logging.set_verbosity_error()
     rm_tokenizer, reward_model = trained_reward_model(args.reward_model)
