@@ -14,7 +14,16 @@ from playwright.sync_api import sync_playwright
 from guide.timing import hang_guard
 from recorded import GENERATED, REPO
 
-__all__ = ["GENERATED", "READY_WITHIN", "REPO", "SERVICE_KEYS", "SERVICE_RATE_LIMIT", "chromium", "updating_outputs"]
+__all__ = [
+    "GENERATED",
+    "READY_WITHIN",
+    "REPO",
+    "SERVICE_KEYS",
+    "SERVICE_RATE_LIMIT",
+    "chromium",
+    "refused",
+    "updating_outputs",
+]
 
 # The keys and the rate limit the session's server (the ``service`` fixture) starts with
 SERVICE_KEYS = ("test-key", "burst-key", "batch-key", "browser-key", "client-key")
@@ -29,6 +38,14 @@ def updating_outputs(config: pytest.Config) -> bool:
     environment. Read from the run's own config, so a pytest run inside this one (pytester)
     never switches it for the outer run."""
     return bool(config.getoption("update_outputs", default=False)) or os.environ.get("GUIDE_UPDATE_OUTPUTS") == "1"
+
+
+def refused(proc, message: str) -> None:
+    """An example refused bad input as a reader should see it: a non-zero exit status, the line
+    that says what to do on stderr, and no traceback."""
+    assert proc.returncode != 0, f"the example accepted the bad input:\n{proc.stdout[-1000:]}"
+    assert message in proc.stderr, f"expected {message!r} on stderr, got:\n{proc.stderr[-2000:]}"
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
 
 
 # --- a real browser: Debian's Chromium, driven by Playwright, never downloaded -------------
