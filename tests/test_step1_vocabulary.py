@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from step1_basics.vocabulary import SIZES, parser, run
+from step1_basics.vocabulary import SENTENCE, SIZES, WIDTH, parser, run
 from testing_utils import refused
 
 
@@ -38,8 +38,8 @@ def test_words_are_kept_whole_once_merges_cover_them(rows):
 
 
 def test_the_small_world_runs_out_of_merges(rows):
-    """Its stories reuse a few hundred words, so the largest size asked for is never reached:
-    the trainer stops when no pair occurs twice. The page says so."""
+    """BPE merges only inside a word, so once every word of the stories is one token there is
+    nothing left to merge and the largest size asked for is never reached. The page says so."""
     last = rows[-1]
     assert last["vocabulary"] < last["asked"], last
     assert last["sentence"] == ["Mara", "ĠReed", "Ġis", "Ġa", "Ġnurse", "Ġin", "ĠAshford", "."]
@@ -47,11 +47,11 @@ def test_the_small_world_runs_out_of_merges(rows):
 
 def test_byte_level_bpe_is_lossless_at_every_size(rows):
     assert all(r["lossless"] for r in rows)
-    assert rows[0]["vocabulary"] == 256 and len(rows[0]["sentence"]) == len("Mara Reed is a nurse in Ashford.")
+    assert rows[0]["vocabulary"] == 256 and len(rows[0]["sentence"]) == len(SENTENCE)
 
 
 def test_the_embedding_table_grows_with_the_vocabulary(rows):
-    assert [r["embedding_weights"] for r in rows] == [r["vocabulary"] * 128 for r in rows]
+    assert [r["embedding_weights"] for r in rows] == [r["vocabulary"] * WIDTH for r in rows]
 
 
 def test_a_lab_calling_run_gets_what_the_command_wrote(vocabulary):

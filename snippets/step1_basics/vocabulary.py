@@ -18,7 +18,8 @@ from guide import cli, write_metrics  # cli: the command line every example shar
 
 SENTENCE = "Mara Reed is a nurse in Ashford."
 SIZES = (256, 384, 512, 768, 2048)
-TRAIN_STORIES = 8000  # of the 8,086 training stories; the tests take 200 of the held-out ones
+TRAIN_STORIES = 8000  # of the 8,086 training stories
+HELD_OUT = 200  # test stories, never trained on, that each size is measured on
 WIDTH = 128  # the guide's model's embedding width (Step 3): each token costs one row of this many weights
 CONTEXT = 128  # the guide's model's context, in tokens
 
@@ -52,13 +53,13 @@ def run(args) -> dict:
     measured on test stories it never saw. ``args`` is what ``parser()`` parses; a lab passes
     ``parser().parse_args([...])``."""
     train = [s["text"] for s in stories("train", TRAIN_STORIES)]
-    test = [s["text"] for s in stories("test", 200)]
+    test = [s["text"] for s in stories("test", HELD_OUT)]
     return {"stories": len(train), "rows": [measure(train, test, size) for size in args.sizes]}
 
 
 def report(result) -> None:
     """What the page shows: the table, then how one sentence splits at each size."""
-    print(f"byte-level BPE trained on {result['stories']:,} stories, measured on 200 held-out ones")
+    print(f"byte-level BPE trained on {result['stories']:,} stories, measured on {HELD_OUT} held-out ones")
     print(
         f"| vocabulary | tokens per word | words kept whole | words in a {CONTEXT}-token context | embedding weights |"
     )
