@@ -33,7 +33,7 @@ import pytest
 import recorded
 from guide.machine import describe, fingerprint
 from guide.timing import hang_guard, table
-from step7_deployment.benchmark import running_server
+from step7_deployment.loopback import running_server
 from testing_utils import READY_WITHIN, REPO, SERVICE_KEYS, SERVICE_RATE_LIMIT, updating_outputs
 
 # Each example's wall-clock time in this session, for the table at the end (guide.timing)
@@ -99,8 +99,11 @@ def run_example(
     try:
         proc = subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"`python snippets/{path}` still ran after {timeout:.0f} s, far past its time budget "
-                    "(snippets/guide/timing.py): it hangs", pytrace=False)  # fmt: skip
+        pytest.fail(
+            f"`python snippets/{path}` still ran after {timeout:.0f} s, far past its time budget "
+            "(snippets/guide/timing.py): it hangs",
+            pytrace=False,
+        )
     if proc.returncode == 0:
         replayed = [e for e in _cache_log()[logged:] if e["hit"]]
         # a replayed run's time is the time of the run it replays

@@ -6,7 +6,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from guide.model import load_causal_lm
-from step7_deployment.benchmark import running_server
+from step7_deployment.loopback import running_server
 from testing_utils import GENERATED, READY_WITHIN, REPO, SERVICE_KEYS, chromium, updating_outputs
 
 PROMPT = "Omar Reed is a baker in Glenrock."
@@ -22,8 +22,14 @@ def paced_service(guide_model, tmp_path_factory):
     tokenizer, small = load_causal_lm()
     folder = tmp_path_factory.mktemp("paced-model")
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=small.config.vocab_size, n_positions=small.config.n_positions, n_embd=768,
-                        n_layer=8, n_head=12, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+    config = GPT2Config(
+        vocab_size=small.config.vocab_size,
+        n_positions=small.config.n_positions,
+        n_embd=768,
+        n_layer=8,
+        n_head=12,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     GPT2LMHeadModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     with running_server("--model", folder, env={"GUIDE_API_KEYS": SERVICE_KEYS[3]}, ready_within=READY_WITHIN) as base:

@@ -9,7 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from guide.model import guide_model_dir
-from step7_deployment.benchmark import running_server
+from step7_deployment.loopback import running_server
 from testing_utils import READY_WITHIN
 
 KEY = "fuzz-key"

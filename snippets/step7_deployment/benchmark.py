@@ -8,12 +8,9 @@ writes the table, the numbers and the plot that the Step 7 page shows (docs/gene
 
 # --8<-- [start:imports]
 import asyncio
-import contextlib
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,40 +23,9 @@ from matplotlib.figure import Figure
 
 from guide import cli  # the command line every example shares
 from guide.data import openings
+from step7_deployment.loopback import running_server
 
-APP = Path(__file__).with_name("app.py")
 GENERATED = Path(__file__).resolve().parents[2] / "docs" / "generated"
-
-
-# --8<-- [start:server]
-@contextlib.contextmanager
-def running_server(*args, env=None, log=None, ready_within=90, ready_path="/ready"):
-    """Start app.py on a free 127.0.0.1 port, wait until ``ready_path`` answers 200, yield its
-    base URL, stop it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen([sys.executable, str(APP), "--port", str(port), *map(str, args)],
-                            env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    base, start = f"http://127.0.0.1:{port}", time.perf_counter()
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with code {proc.returncode}" + (f"; see {log}" if log else ""))
-            if time.perf_counter() - start > ready_within:
-                raise RuntimeError(f"the server was not ready within {ready_within} s")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}{ready_path}", timeout=5).status_code == 200:
-                    break
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if log:
-            out.close()
-            # --8<-- [end:server]
 
 
 # --8<-- [start:load]
@@ -82,8 +48,10 @@ async def load(base, prompts, clients=16, per_client=8, new_tokens=32):
     """``clients`` concurrent users, each sending ``per_client`` requests back to back."""
 
     async def user(i, client):
-        return [await one_request(client, prompts[(i * per_client + j) % len(prompts)], new_tokens)
-                for j in range(per_client)]  # fmt: skip
+        return [
+            await one_request(client, prompts[(i * per_client + j) % len(prompts)], new_tokens)
+            for j in range(per_client)
+        ]
 
     limits = httpx.Limits(max_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
@@ -107,15 +75,20 @@ async def load(base, prompts, clients=16, per_client=8, new_tokens=32):
 
 
 def table(runs):
-    lines = [f"{runs['clients']} concurrent clients on loopback, {runs['per_client']} streamed requests each, "
-             f"{runs['new_tokens']} new tokens per request:", "",  # fmt: skip
-             "| server | requests/s | tokens/s | p50 latency | p99 latency | time to first token (p50) | speed-up |",
-             "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        f"{runs['clients']} concurrent clients on loopback, {runs['per_client']} streamed requests each, "
+        f"{runs['new_tokens']} new tokens per request:",
+        "",
+        "| server | requests/s | tokens/s | p50 latency | p99 latency | time to first token (p50) | speed-up |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     base = runs["results"][0]["tokens_per_s"]
     for r in runs["results"]:
         name = "one at a time" if r["max_batch"] == 1 else f"micro-batches of up to {r['max_batch']}"
-        lines.append(f"| {name} | {r['requests_per_s']:.1f} | {r['tokens_per_s']:.0f} | {r['p50_ms']:.0f} ms "
-                     f"| {r['p99_ms']:.0f} ms | {r['ttft_p50_ms']:.0f} ms | {r['tokens_per_s'] / base:.1f}x |")  # fmt: skip
+        lines.append(
+            f"| {name} | {r['requests_per_s']:.1f} | {r['tokens_per_s']:.0f} | {r['p50_ms']:.0f} ms "
+            f"| {r['p99_ms']:.0f} ms | {r['ttft_p50_ms']:.0f} ms | {r['tokens_per_s'] / base:.1f}x |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -126,12 +99,26 @@ def plot(runs):
     fig = Figure(figsize=(9, 3.4), layout="constrained")
     left, right = fig.subplots(1, 2)
     left.plot(sizes, [r["tokens_per_s"] for r in rs], "o-")
-    left.set(xscale="log", xticks=sizes, xticklabels=sizes, xlabel="largest batch (--max-batch)",
-             ylabel="tokens per second", title="throughput", ylim=(0, None))  # fmt: skip
+    left.set(
+        xscale="log",
+        xticks=sizes,
+        xticklabels=sizes,
+        xlabel="largest batch (--max-batch)",
+        ylabel="tokens per second",
+        title="throughput",
+        ylim=(0, None),
+    )
     for key, label in [("p50_ms", "p50 latency"), ("p99_ms", "p99 latency"), ("ttft_p50_ms", "first token (p50)")]:
         right.plot(sizes, [r[key] for r in rs], "o-", label=label)
-    right.set(xscale="log", xticks=sizes, xticklabels=sizes, xlabel="largest batch (--max-batch)", ylabel="ms",
-              title=f"latency, {runs['clients']} clients", ylim=(0, None))  # fmt: skip
+    right.set(
+        xscale="log",
+        xticks=sizes,
+        xticklabels=sizes,
+        xlabel="largest batch (--max-batch)",
+        ylabel="ms",
+        title=f"latency, {runs['clients']} clients",
+        ylim=(0, None),
+    )
     right.legend()
     return fig
 
@@ -153,8 +140,14 @@ def main(argv=None):
         parser.error("--batches must start with 1; --clients and --per-client at least 1; --new-tokens 1 to 64")
 
     prompts = openings("test", 200)
-    runs = {"clients": args.clients, "per_client": args.per_client, "new_tokens": args.new_tokens,
-            "cpu_count": os.cpu_count(), "run": time.strftime("%Y-%m-%dT%H:%M:%S"), "results": []}  # fmt: skip
+    runs = {
+        "clients": args.clients,
+        "per_client": args.per_client,
+        "new_tokens": args.new_tokens,
+        "cpu_count": os.cpu_count(),
+        "run": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "results": [],
+    }
     for size in sizes:
         # --timeout 300: a load test measures latency; on a busy machine queued requests wait long
         with running_server(

@@ -5,22 +5,26 @@ Run it: ``python snippets/step7_deployment/client.py`` (starts its own server; `
 one you already run, with ``--key`` as its API key).
 """
 
+# --8<-- [start:imports]
 import json
 import time
 from pathlib import Path
 
 import httpx
 
+# --8<-- [end:imports]
+# isort: split
 from guide import cli
-from step7_deployment.benchmark import running_server
+from step7_deployment.loopback import running_server
 
 
+# --8<-- [start:calls]
 def show(label, r):
+    """Print one answer: its status code and its body."""
     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else r.text[:80]
     print(f"{label} -> {r.status_code} {json.dumps(body)}")
 
 
-# --8<-- [start:calls]
 def tour(client, other_key):
     """Every route once, then every way a request can be refused."""
     show("GET /ready", client.get("/ready"))
@@ -32,8 +36,10 @@ def tour(client, other_key):
         for line in r.iter_lines():  # server-sent events: "data: {...}" lines, then "event: done"
             if line.startswith("data: ") and "text" in line:
                 pieces.append(json.loads(line[6:])["text"])
-    print(f"POST /v1/generate/stream -> {r.status_code}, {'several pieces' if len(pieces) > 1 else 'one piece'}; "
-          f"joined, they are the answer above: {''.join(pieces) == whole}")  # fmt: skip
+    print(
+        f"POST /v1/generate/stream -> {r.status_code}, {'several pieces' if len(pieces) > 1 else 'one piece'}; "
+        f"joined, they are the answer above: {''.join(pieces) == whole}"
+    )
 
     day = "Mara Lane is a chef in Elmstead. On Monday, a fire broke out at the kitchen, and the soups was ruined."
     show("POST /v1/classify", client.post("/v1/classify", json={"text": day}))
@@ -45,10 +51,11 @@ def tour(client, other_key):
     show("max_new_tokens 1000", client.post("/v1/generate", json={"prompt": "Hi", "max_new_tokens": 1000}))
     show("300-token prompt", client.post("/v1/generate", json={"prompt": "1" * 300}))
     show("broken JSON", client.post("/v1/generate", content=b"{oops", headers={"Content-Type": "application/json"}))
-    codes = [client.post("/v1/classify", json={"text": "A day."}, headers={"X-API-Key": other_key})
-             for _ in range(12)]  # fmt: skip
-    print(f"12 quick requests with one key -> {[r.status_code for r in codes]}, "
-          f"Retry-After: {codes[-1].headers.get('retry-after')} s")  # fmt: skip
+    codes = [client.post("/v1/classify", json={"text": "A day."}, headers={"X-API-Key": other_key}) for _ in range(12)]
+    print(
+        f"12 quick requests with one key -> {[r.status_code for r in codes]}, "
+        f"Retry-After: {codes[-1].headers.get('retry-after')} s"
+    )
     # --8<-- [end:calls]
 
 
