@@ -48,8 +48,9 @@ def test_two_processes_stay_in_sync_and_learn(launcher, tmp_path, page_output, r
     launcher = tuple(arg.format(port=port) for arg in launcher)
 
     def launch():
-        return example("step3_pretraining/ddp.py", "--out", str(tmp_path), cwd=tmp_path,
-                       launcher=launcher, expect_ok=False)  # fmt: skip
+        return example(
+            "step3_pretraining/ddp.py", "--out", str(tmp_path), cwd=tmp_path, launcher=launcher, expect_ok=False
+        )
 
     proc = launch()
     if proc.returncode != 0 and "SIGABRT" in proc.stderr and (tmp_path / "ddp.json").exists():

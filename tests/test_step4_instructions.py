@@ -25,8 +25,9 @@ def test_loss_mask_covers_exactly_the_prompt(guide_model):
     tokenizer, _ = load_causal_lm()
     tokenizer.chat_template = CHAT_TEMPLATE
     example = sft_example(tokenizer, "Was it a good day for Mara?", "yes")
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Was it a good day for Mara?"}],
-                                           tokenize=False, add_generation_prompt=True)  # fmt: skip
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Was it a good day for Mara?"}], tokenize=False, add_generation_prompt=True
+    )
     n_prompt = len(tokenizer(prompt)["input_ids"])
     assert example["labels"][:n_prompt] == [-100] * n_prompt
     assert example["labels"][n_prompt:] == example["input_ids"][n_prompt:]

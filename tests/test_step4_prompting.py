@@ -44,6 +44,10 @@ def test_a_question_examples_and_soft_prompts_do_no_better_than_the_more_common_
     the model is no better than always giving the more common label of the test stories."""
     majority = run.metrics("prompting")["majority"]
     r = rows(run)
-    for name in ("hard prompt, as a question (zero-shot)", "in-context, 2 examples (few-shot)",
-                 "prompt tuning, 8 virtual tokens", "prefix tuning, 8 virtual tokens"):  # fmt: skip
+    for name in (
+        "hard prompt, as a question (zero-shot)",
+        "in-context, 2 examples (few-shot)",
+        "prompt tuning, 8 virtual tokens",
+        "prefix tuning, 8 virtual tokens",
+    ):
         assert r[name]["accuracy"] < majority + 0.05, name

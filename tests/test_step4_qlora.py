@@ -54,8 +54,11 @@ def test_peak_gpu_memory_full_vs_lora_vs_qlora(example, tmp_path, page_output):
     example("step4_finetuning/qlora.py", "--device", "cuda", "--out", str(tmp_path), cwd=tmp_path, timeout=300)
     rows = json.loads((tmp_path / "classify.json").read_text())["rows"]
     qlora = json.loads((tmp_path / "qlora.json").read_text())
-    peaks = {"full": rows["full fine-tuning"]["peak_gpu_bytes"], "lora": rows["LoRA r=8"]["peak_gpu_bytes"],
-             "qlora": qlora["peak_gpu_bytes"]}  # fmt: skip
+    peaks = {
+        "full": rows["full fine-tuning"]["peak_gpu_bytes"],
+        "lora": rows["LoRA r=8"]["peak_gpu_bytes"],
+        "qlora": qlora["peak_gpu_bytes"],
+    }
     print("peak GPU MiB:", {k: round(v / 2**20, 1) for k, v in peaks.items()})
     assert qlora["accuracy"] >= 0.95 and all(v > 0 for v in peaks.values())
     assert peaks["lora"] < peaks["full"]

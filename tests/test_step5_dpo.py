@@ -58,8 +58,16 @@ def test_dpo_loss_equals_trl(guide_model, sft_weight):
     pairs = preference_pairs("train", 6)
     data = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
     extra = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, sft_weight]) if sft_weight else {}
-    args = DPOConfig(output_dir=tempfile.mkdtemp(), use_cpu=True, bf16=False, report_to=[], disable_tqdm=True,
-                     beta=0.5, max_length=128, **extra)  # fmt: skip
+    args = DPOConfig(
+        output_dir=tempfile.mkdtemp(),
+        use_cpu=True,
+        bf16=False,
+        report_to=[],
+        disable_tqdm=True,
+        beta=0.5,
+        max_length=128,
+        **extra,
+    )
     trainer = DPOTrainer(model=policy, ref_model=reference, args=args, train_dataset=data, processing_class=tokenizer)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(pairs))])
     policy.eval()

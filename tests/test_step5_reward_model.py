@@ -74,8 +74,7 @@ def test_only_reward_differences_matter():
 
 
 def test_a_missing_reward_model_folder_says_what_to_do(example, tmp_path):
-    proc = example("step5_alignment/rlhf.py", "--reward-model", str(tmp_path / "nope"), cwd=tmp_path,
-                   expect_ok=False)  # fmt: skip
+    proc = example("step5_alignment/rlhf.py", "--reward-model", str(tmp_path / "nope"), cwd=tmp_path, expect_ok=False)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "reward_model.py --save" in proc.stderr
 

@@ -28,14 +28,18 @@ def test_kappa_orders_annotators_by_care(run):
 
 def test_kappa_is_zero_for_independent_coin_flips():
     rng = random.Random(0)
-    rows = [{"item": i, "annotator": who, "choice": rng.choice("ab"), "a": {"system": "x"}, "b": {"system": "y"}}
-            for i in range(4000) for who in ("p", "q")]  # fmt: skip
+    rows = [
+        {"item": i, "annotator": who, "choice": rng.choice("ab"), "a": {"system": "x"}, "b": {"system": "y"}}
+        for i in range(4000)
+        for who in ("p", "q")
+    ]
     assert abs(agreement(rows)["p / q"]["kappa"]) < 0.05
 
 
 def test_bradley_terry_and_elo_agree_on_a_clear_winner():
-    rows = [{"item": i, "annotator": "p", "choice": "a", "a": {"system": "good"}, "b": {"system": "bad"}}
-            for i in range(30)]  # fmt: skip
+    rows = [
+        {"item": i, "annotator": "p", "choice": "a", "a": {"system": "good"}, "b": {"system": "bad"}} for i in range(30)
+    ]
     assert bradley_terry(rows)["good"] > bradley_terry(rows)["bad"] and elo(rows)["good"] > elo(rows)["bad"]
 
 

@@ -82,20 +82,31 @@ def test_streaming_sends_the_same_text_piece_by_piece(server):
 
 
 def test_classify_reads_the_day(server):
-    good = server.post("/v1/classify", json={"text": "Mara Lane is a chef in Elmstead. On Monday, the diners "
-                                             "brought flowers to say thank you."})  # fmt: skip
-    bad = server.post("/v1/classify", json={"text": "Mara Lane is a chef in Elmstead. On Monday, a fire broke out "
-                                            "at the kitchen, and the soups was ruined.", "name": "Mara"})  # fmt: skip
+    good = server.post(
+        "/v1/classify",
+        json={"text": "Mara Lane is a chef in Elmstead. On Monday, the diners brought flowers to say thank you."},
+    )
+    bad = server.post(
+        "/v1/classify",
+        json={
+            "text": "Mara Lane is a chef in Elmstead. On Monday, a fire broke out "
+            "at the kitchen, and the soups was ruined.",
+            "name": "Mara",
+        },
+    )
     assert good.json()["label"] == "good day" and bad.json()["label"] == "bad day"
 
 
-@pytest.mark.parametrize(("payload", "message"), [
-    ({"prompt": "x" * 401}, "at most 400 characters"),
-    ({"prompt": "Hello", "max_new_tokens": 1000}, "less than or equal to 64"),
-    ({"prompt": ""}, "at least 1 character"),
-    ({"prompt": 42}, "valid string"),
-    ({}, "Field required"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"prompt": "x" * 401}, "at most 400 characters"),
+        ({"prompt": "Hello", "max_new_tokens": 1000}, "less than or equal to 64"),
+        ({"prompt": ""}, "at least 1 character"),
+        ({"prompt": 42}, "valid string"),
+        ({}, "Field required"),
+    ],
+)
 def test_bad_input_gets_422_with_a_message(server, payload, message):
     r = server.post("/v1/generate", json=payload)
     assert r.status_code == 422 and message in r.text
@@ -114,8 +125,10 @@ def test_a_missing_or_wrong_key_is_401(server):
 
 
 def test_too_many_requests_is_429_with_retry_after(server):
-    codes = [server.post("/v1/classify", json={"text": "A day."}, headers={"X-API-Key": BURST}).status_code
-             for _ in range(LIMIT + 2)]  # fmt: skip
+    codes = [
+        server.post("/v1/classify", json={"text": "A day."}, headers={"X-API-Key": BURST}).status_code
+        for _ in range(LIMIT + 2)
+    ]
     assert codes[:LIMIT] == [200] * LIMIT and codes[LIMIT:] == [429, 429]
     r = server.post("/v1/classify", json={"text": "A day."}, headers={"X-API-Key": BURST})
     assert int(r.headers["Retry-After"]) >= 1
@@ -193,9 +206,13 @@ def batch_sizes(server):
 
 def test_concurrent_requests_share_batches_and_get_their_own_answers(service):
     server = service  # the real server: eight clients over HTTP at once
-    prompts = [f"{name} Lane is a {job} in Ashford." for name, job in
-               zip(["Mara", "Omar", "Lucia", "Priya", "Elena", "Nadia", "Sofia", "Mei"], ["nurse", "baker", "chef",
-                   "pilot", "doctor", "farmer", "painter", "teacher"])]  # fmt: skip
+    prompts = [
+        f"{name} Lane is a {job} in Ashford."
+        for name, job in zip(
+            ["Mara", "Omar", "Lucia", "Priya", "Elena", "Nadia", "Sofia", "Mei"],
+            ["nurse", "baker", "chef", "pilot", "doctor", "farmer", "painter", "teacher"],
+        )
+    ]
     asks = [{"prompt": p, "max_new_tokens": 6 + 3 * i} for i, p in enumerate(prompts)]  # different lengths too
     post = lambda ask: server.post("/v1/generate", json=ask, headers={"X-API-Key": BATCH}).json()  # noqa: E731
     alone = [post(ask) for ask in asks]
@@ -235,8 +252,10 @@ def test_a_request_that_runs_past_the_timeout_is_a_504_and_the_worker_lives_on(i
 
 
 def test_an_open_server_limits_by_address_so_invented_keys_buy_nothing(impatient_server):
-    codes = [impatient_server.post("/v1/classify", json={"text": "A day."}, headers={"X-API-Key": f"made-up-{i}"})
-             for i in range(12)]  # fmt: skip
+    codes = [
+        impatient_server.post("/v1/classify", json={"text": "A day."}, headers={"X-API-Key": f"made-up-{i}"})
+        for i in range(12)
+    ]
     assert 429 in [r.status_code for r in codes]
     assert sum(r.status_code != 429 for r in codes) <= 10  # the stream and generate tests used some too
 

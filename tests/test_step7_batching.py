@@ -24,8 +24,7 @@ def test_batched_greedy_answers_equal_one_at_a_time(guide_model):
 
     alone = run(MicroBatcher(model, tokenizer, max_batch=1), jobs())
     sizes = []
-    together = run(MicroBatcher(model, tokenizer, max_batch=16, max_wait=0.2, on_batch=sizes.append),
-                   jobs())  # fmt: skip
+    together = run(MicroBatcher(model, tokenizer, max_batch=16, max_wait=0.2, on_batch=sizes.append), jobs())
     assert [j.tokens for j in together] == [j.tokens for j in alone]
     assert all(len(j.tokens) <= j.max_new_tokens for j in together) and max(sizes) > 1
 

@@ -66,14 +66,23 @@ def ignored(path, patterns):
 
 
 def test_the_build_context_holds_what_the_dockerfile_copies_and_nothing_else():
-    patterns = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]  # fmt: skip
+    patterns = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     copied = [args.split()[-2] for op, args in instructions() if op == "COPY" and "--from" not in args]
     for source in copied:
         assert (REPO / source).exists(), f"the Dockerfile copies {source}, which does not exist"
         assert not ignored(source.rstrip("/") + ("/x.py" if source.endswith("/") else ""), patterns), source
-    for secret_or_bulk in [".git/config", ".cache/guide-model/model.safetensors", "site/index.html", "tests/x.py",
-                           "artifacts/a.png", "snippets/step7_deployment/__pycache__/app.cpython-312.pyc"]:  # fmt: skip
+    for secret_or_bulk in [
+        ".git/config",
+        ".cache/guide-model/model.safetensors",
+        "site/index.html",
+        "tests/x.py",
+        "artifacts/a.png",
+        "snippets/step7_deployment/__pycache__/app.cpython-312.pyc",
+    ]:
         assert ignored(secret_or_bulk, patterns), f"{secret_or_bulk} would be sent to the Docker daemon"
 
 
@@ -88,8 +97,14 @@ def test_the_image_pins_the_same_versions_as_requirements_txt():
 
 def test_the_service_starts_the_way_the_image_starts_it(tmp_path):
     env = {"PYTHONPATH": str(REPO / "snippets"), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-m", "step7_deployment.app", "--help"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=hang_guard("step7_deployment/app.py"))  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "step7_deployment.app", "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=hang_guard("step7_deployment/app.py"),
+    )
     assert proc.returncode == 0 and "--max-batch" in proc.stdout, proc.stderr
 
 

@@ -21,8 +21,11 @@ def test_the_chain_parses_the_days_it_can_and_refuses_the_rest(run_snippet, guid
 def test_the_parser_reads_the_feeling_and_rejects_other_text():
     parser = DayParser()
     day = parser.parse(" the diners brought flowers to say thank you. Mara was delighted.")
-    assert (day.event, day.feeling, day.verdict) == ("the diners brought flowers to say thank you", "was delighted",
-                                                     "good day")  # fmt: skip
+    assert (day.event, day.feeling, day.verdict) == (
+        "the diners brought flowers to say thank you",
+        "was delighted",
+        "good day",
+    )
     assert parser.parse("a storm flooded the harbour. Omar felt hopeless.").verdict == "bad day"
     with pytest.raises(OutputParserException, match="expected"):
         parser.parse("Mara was lost.")

@@ -117,16 +117,25 @@ def measure(examples: list[Example]) -> dict[str, float]:
     fresh guide model, and return {name: seconds}."""
     times = {}
     with tempfile.TemporaryDirectory() as scratch:
-        env = {**os.environ, "GUIDE_MODEL_DIR": str(Path(scratch) / "guide-model"), "HF_HUB_OFFLINE": "1",
-               "GUIDE_DEVICE": os.environ.get("GUIDE_DEVICE", "cpu")}  # fmt: skip
+        env = {
+            **os.environ,
+            "GUIDE_MODEL_DIR": str(Path(scratch) / "guide-model"),
+            "HF_HUB_OFFLINE": "1",
+            "GUIDE_DEVICE": os.environ.get("GUIDE_DEVICE", "cpu"),
+        }
         # the guide's model first: every later example loads it (built untimed when pre-training
         # itself is not among the examples measured)
         pretrain = "step3_pretraining/pretrain.py"
         ordered = sorted(examples, key=lambda e: e.script != pretrain)
         if all(e.script != pretrain for e in examples) and any(e.script >= "step3" for e in examples):
             print("building the guide's model first (not timed)", file=sys.stderr, flush=True)
-            subprocess.run([sys.executable, str(SNIPPETS / pretrain), "--save", env["GUIDE_MODEL_DIR"]],
-                           cwd=scratch, env=env, capture_output=True, check=True)  # fmt: skip
+            subprocess.run(
+                [sys.executable, str(SNIPPETS / pretrain), "--save", env["GUIDE_MODEL_DIR"]],
+                cwd=scratch,
+                env=env,
+                capture_output=True,
+                check=True,
+            )
         for example in ordered:
             out = Path(scratch) / f"out-{len(times)}"
             out.mkdir()
@@ -138,8 +147,14 @@ def measure(examples: list[Example]) -> dict[str, float]:
             if launcher:
                 command = [sys.executable, *launcher, *command[1:]]
             start = time.perf_counter()
-            proc = subprocess.run(command, cwd=out, env=env, capture_output=True, text=True,
-                                  timeout=hang_guard(example.script, example.args))  # fmt: skip
+            proc = subprocess.run(
+                command,
+                cwd=out,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=hang_guard(example.script, example.args),
+            )
             times[example.name] = time.perf_counter() - start
             status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
             print(f"{times[example.name]:7.1f} s  {example.name}  {status}", file=sys.stderr, flush=True)

@@ -59,9 +59,14 @@ def with_lora(model, r=8, alpha=16):
     """Freeze the model; add rank-r updates to every attention projection (GPT-2's c_attn) and
     train the new classification head in full (it starts from random)."""
     config = LoraConfig(
-        task_type=TaskType.SEQ_CLS, r=r, lora_alpha=alpha, lora_dropout=0.0,
-        target_modules=["c_attn"], modules_to_save=["score"], fan_in_fan_out=True,  # GPT-2 stores W transposed
-    )  # fmt: skip
+        task_type=TaskType.SEQ_CLS,
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=0.0,
+        target_modules=["c_attn"],
+        modules_to_save=["score"],
+        fan_in_fan_out=True,  # GPT-2 stores W transposed
+    )
     return get_peft_model(model, config)
     # --8<-- [end:lora]
 
@@ -69,9 +74,16 @@ def with_lora(model, r=8, alpha=16):
 # --8<-- [start:train]
 def fine_tune(model, tokenizer, train, test, lr, epochs=2, seed=0, device_type="cpu", batch_size=16):
     args = training_args(  # the guide's defaults (guide/runtime.py), then this run's settings
-        device=device_type, num_train_epochs=epochs, per_device_train_batch_size=batch_size, learning_rate=lr,
-        warmup_steps=10, weight_decay=0.0, lr_scheduler_type="linear", eval_strategy="no", seed=seed,
-    )  # fmt: skip
+        device=device_type,
+        num_train_epochs=epochs,
+        per_device_train_batch_size=batch_size,
+        learning_rate=lr,
+        warmup_steps=10,
+        weight_decay=0.0,
+        lr_scheduler_type="linear",
+        eval_strategy="no",
+        seed=seed,
+    )
     trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=DataCollatorWithPadding(tokenizer))
     trainer.remove_callback(PrinterCallback)
     start = time.perf_counter()
@@ -119,22 +131,32 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as folder:
             model.save_pretrained(folder)  # the whole model, or only the adapter and head for LoRA
             on_disk = weights_on_disk(folder)
-        rows[method] = {"trainable": trainable, "total": total, "accuracy": accuracy, "seconds": seconds,
-                        "checkpoint_bytes": on_disk, "peak_gpu_bytes": peak,
-                        "weights_bytes": sum(p.numel() * p.element_size() for p in model.parameters())}  # fmt: skip
+        rows[method] = {
+            "trainable": trainable,
+            "total": total,
+            "accuracy": accuracy,
+            "seconds": seconds,
+            "checkpoint_bytes": on_disk,
+            "peak_gpu_bytes": peak,
+            "weights_bytes": sum(p.numel() * p.element_size() for p in model.parameters()),
+        }
         model.cpu()
         del model
 
     majority = max(sum(ex["labels"] for ex in test), len(test) - sum(ex["labels"] for ex in test)) / len(test)
     print(f"sentiment of {len(test)} held-out stories (majority class: {majority:.1%})")
     gpu = device.type == "cuda"
-    print("| method | trainable parameters | share | accuracy | training time | weights in memory "
-          f"| checkpoint weights on disk |{' peak GPU memory |' if gpu else ''}")  # fmt: skip
+    print(
+        "| method | trainable parameters | share | accuracy | training time | weights in memory "
+        f"| checkpoint weights on disk |{' peak GPU memory |' if gpu else ''}"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if gpu else ""))
     for method, r in rows.items():
-        print(f"| {method} | {r['trainable']:,} | {r['trainable'] / r['total']:.2%} | {r['accuracy']:.1%} "
-              f"| {r['seconds']:.1f} s | {r['weights_bytes'] / 1e6:.2f} MB | {r['checkpoint_bytes'] / 1e6:.2f} MB |"
-              + (f" {r['peak_gpu_bytes'] / 2**20:.1f} MiB |" if gpu else ""))  # fmt: skip
+        print(
+            f"| {method} | {r['trainable']:,} | {r['trainable'] / r['total']:.2%} | {r['accuracy']:.1%} "
+            f"| {r['seconds']:.1f} s | {r['weights_bytes'] / 1e6:.2f} MB | {r['checkpoint_bytes'] / 1e6:.2f} MB |"
+            + (f" {r['peak_gpu_bytes'] / 2**20:.1f} MiB |" if gpu else "")
+        )
     write_metrics(args.out, "classify", {"majority": majority, "rows": rows})
 
 

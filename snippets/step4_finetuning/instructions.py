@@ -44,9 +44,11 @@ def qa_pairs(n_train=600, n_test=50):
         out = []
         for r in stories(split, n):
             story, first = r["text"], r["person"].split()[0]
-            out += [(f"{story}\nWhat is {first}'s job?", r["job"]),
-                    (f"{story}\nWhere does {first} live?", r["town"]),
-                    (f"{story}\nWas it a good day for {first}?", "yes" if r["sentiment"] == "positive" else "no")]  # fmt: skip
+            out += [
+                (f"{story}\nWhat is {first}'s job?", r["job"]),
+                (f"{story}\nWhere does {first} live?", r["town"]),
+                (f"{story}\nWas it a good day for {first}?", "yes" if r["sentiment"] == "positive" else "no"),
+            ]
         return out
 
     return pairs("train", n_train), pairs("test", n_test)
@@ -54,16 +56,22 @@ def qa_pairs(n_train=600, n_test=50):
 
 def chat_prompt(tokenizer, question):
     """The conversation up to where the assistant's answer starts."""
-    return tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
-                                         add_generation_prompt=True)  # fmt: skip
+    return tokenizer.apply_chat_template(
+        [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+    )
 
 
 @torch.no_grad()
 def reply(model, tokenizer, question, max_new_tokens=6):
     """The model's greedy answer to one instruction."""
     ids = tokenizer(chat_prompt(tokenizer, question), return_tensors="pt")["input_ids"]
-    out = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    out = model.generate(
+        ids,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
 
 
@@ -72,8 +80,9 @@ def sft_example(tokenizer, question, answer):
     """Token ids of the whole conversation, and labels that are -100 (ignored by the loss) on
     the prompt, so the model learns to produce answers, not to predict questions."""
     prompt = chat_prompt(tokenizer, question)
-    full = tokenizer.apply_chat_template([{"role": "user", "content": question},
-                                          {"role": "assistant", "content": answer}], tokenize=False)  # fmt: skip
+    full = tokenizer.apply_chat_template(
+        [{"role": "user", "content": question}, {"role": "assistant", "content": answer}], tokenize=False
+    )
     prompt_ids = tokenizer(prompt)["input_ids"]
     ids = tokenizer(full.rstrip("\n"))["input_ids"]
     assert ids[: len(prompt_ids)] == prompt_ids, "the prompt must be a prefix of the conversation"
@@ -89,12 +98,20 @@ def train_with_trainer(model, tokenizer, examples, steps):
     """Full fine-tuning with Trainer. The masked labels travel in each example; the collator
     only pads (labels with -100), so Trainer's loss is already the answer-only loss."""
     args = training_args(  # the guide's defaults (guide/runtime.py), then this run's settings
-        max_steps=steps, per_device_train_batch_size=16, learning_rate=1e-3, warmup_steps=20,
-        lr_scheduler_type="linear", weight_decay=0.0,
+        max_steps=steps,
+        per_device_train_batch_size=16,
+        learning_rate=1e-3,
+        warmup_steps=20,
+        lr_scheduler_type="linear",
+        weight_decay=0.0,
         remove_unused_columns=False,  # keep our "labels" as they are
-    )  # fmt: skip
-    trainer = Trainer(model=model, args=args, train_dataset=examples,
-                      data_collator=DataCollatorForSeq2Seq(tokenizer, return_tensors="pt"))  # fmt: skip
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=examples,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, return_tensors="pt"),
+    )
     trainer.remove_callback(PrinterCallback)
     trainer.train()
     return model.eval()
@@ -141,8 +158,11 @@ def main(argv=None):
     print(
         f"example: {chat_prompt(tokenizer, question)!r} -> {reply(model, tokenizer, question)!r} (expected {expected!r})"
     )
-    write_metrics(args.out, "instructions", {"before": before, "after": after, "train": len(train),
-                                             "test": len(test), "seconds": seconds})  # fmt: skip
+    write_metrics(
+        args.out,
+        "instructions",
+        {"before": before, "after": after, "train": len(train), "test": len(test), "seconds": seconds},
+    )
 
 
 if __name__ == "__main__":

@@ -111,13 +111,18 @@ def main(argv=None):
     rows = {}
 
     def record(name, trainable, endings, start):
-        rows[name] = {"trainable": trainable, "accuracy": accuracy(model_in_use, tokenizer, test, endings),
-                      "seconds": time.perf_counter() - start}  # fmt: skip
+        rows[name] = {
+            "trainable": trainable,
+            "accuracy": accuracy(model_in_use, tokenizer, test, endings),
+            "seconds": time.perf_counter() - start,
+        }
 
     model_in_use = model
-    for name, endings in [("hard prompt, the model's own words (zero-shot)", in_the_models_words),
-                          ("hard prompt, as a question (zero-shot)", as_a_question),
-                          ("in-context, 2 examples (few-shot)", few_shot(train[:2]))]:  # fmt: skip
+    for name, endings in [
+        ("hard prompt, the model's own words (zero-shot)", in_the_models_words),
+        ("hard prompt, as a question (zero-shot)", as_a_question),
+        ("in-context, 2 examples (few-shot)", few_shot(train[:2])),
+    ]:
         record(name, 0, endings, time.perf_counter())
     for method in ("prompt tuning", "prefix tuning"):
         seed_everything(0)
@@ -133,13 +138,20 @@ def main(argv=None):
     print("|---|---:|---:|---:|---:|---:|")
     for name, r in rows.items():
         loss = f"{r['loss'][0]:.2f} → {r['loss'][1]:.2f}" if "loss" in r else "–"
-        print(f"| {name} | {r['trainable']:,} | {r['trainable'] / total:.2%} | {loss} | {r['accuracy']:.1%} "
-              f"| {r['seconds']:.1f} s |")  # fmt: skip
-    write_metrics(args.out, "prompting", {
-        "total": total, "rows": rows,
-        # the share of the more common label: what always giving one answer scores
-        "majority": max(sum(lab == s for _, lab, _ in test) for s in LABELS) / len(test),
-    })  # fmt: skip
+        print(
+            f"| {name} | {r['trainable']:,} | {r['trainable'] / total:.2%} | {loss} | {r['accuracy']:.1%} "
+            f"| {r['seconds']:.1f} s |"
+        )
+    write_metrics(
+        args.out,
+        "prompting",
+        {
+            "total": total,
+            "rows": rows,
+            # the share of the more common label: what always giving one answer scores
+            "majority": max(sum(lab == s for _, lab, _ in test) for s in LABELS) / len(test),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -35,9 +35,10 @@ def load_4bit_classifier(name_or_path, device):
         bnb_4bit_compute_dtype=torch.bfloat16 if device.type == "cuda" else torch.float32,
     )
     tokenizer, model = load_classifier(
-        name_or_path, quantization_config=quantization,
+        name_or_path,
+        quantization_config=quantization,
         device_map={"": device.index or 0} if device.type == "cuda" else {"": "cpu"},
-    )  # fmt: skip
+    )
     # Casts layer norms to fp32 and enables input gradients, so LoRA can train on a frozen 4-bit model.
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     return tokenizer, model
@@ -65,9 +66,11 @@ def four_bit_footprint(model):
 
 def gpu_memory_table(classify_rows, qlora_result):
     """The page's GPU table, from classify.json's rows and qlora.json (both run with --device cuda)."""
-    peaks = [("full fine-tuning", classify_rows["full fine-tuning"]["peak_gpu_bytes"]),
-             ("LoRA r=8", classify_rows["LoRA r=8"]["peak_gpu_bytes"]),
-             ("QLoRA (NF4) r=8", qlora_result["peak_gpu_bytes"])]  # fmt: skip
+    peaks = [
+        ("full fine-tuning", classify_rows["full fine-tuning"]["peak_gpu_bytes"]),
+        ("LoRA r=8", classify_rows["LoRA r=8"]["peak_gpu_bytes"]),
+        ("QLoRA (NF4) r=8", qlora_result["peak_gpu_bytes"]),
+    ]
     lines = ["| method | peak GPU memory while training |", "|---|---:|"]
     lines += [f"| {name} | {peak / 2**20:.1f} MiB |" for name, peak in peaks]
     return "\n".join(lines) + "\n"
@@ -98,13 +101,25 @@ def main(argv=None):
 
     print(f"device: {device.type}; 4-bit NF4 with double quantisation")
     print(f"quantised layers: {stored / 1e3:,.1f} kB stored vs {fp32 / 1e3:,.1f} kB in fp32 ({stored / fp32:.1%})")
-    print(f"LoRA on the 4-bit model: {trainable:,} trainable parameters, accuracy {accuracy:.1%}, "
-          f"training {seconds:.1f} s (total {time.perf_counter() - start:.1f} s)")  # fmt: skip
+    print(
+        f"LoRA on the 4-bit model: {trainable:,} trainable parameters, accuracy {accuracy:.1%}, "
+        f"training {seconds:.1f} s (total {time.perf_counter() - start:.1f} s)"
+    )
     if peak is not None:
         print(f"peak GPU memory: {peak / 2**20:.1f} MiB")
-    write_metrics(args.out, "qlora", {"device": device.type, "stored_bytes": stored, "fp32_bytes": fp32,
-                                      "trainable": trainable, "accuracy": accuracy, "seconds": seconds,
-                                      "peak_gpu_bytes": peak})  # fmt: skip
+    write_metrics(
+        args.out,
+        "qlora",
+        {
+            "device": device.type,
+            "stored_bytes": stored,
+            "fp32_bytes": fp32,
+            "trainable": trainable,
+            "accuracy": accuracy,
+            "seconds": seconds,
+            "peak_gpu_bytes": peak,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,14 @@ def sample(model, tokenizer, prompts, seed=0, batch=64):
     texts = []
     for i in range(0, len(prompts), batch):
         enc = tokenizer(prompts[i : i + batch], return_tensors="pt", padding=True, padding_side="left")
-        ids = model.generate(**enc, do_sample=True, top_k=0, max_new_tokens=48, pad_token_id=tokenizer.pad_token_id,
-                             eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+        ids = model.generate(
+            **enc,
+            do_sample=True,
+            top_k=0,
+            max_new_tokens=48,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
         texts += tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
     return texts
 
@@ -82,9 +88,15 @@ def nll_loss(policy_chosen, chosen_mask):
 def _common_args(steps, lr, batch):
     """What SFT and DPO share, on top of the guide's defaults (guide.training_args)."""
     return dict(
-        max_steps=steps, learning_rate=lr, per_device_train_batch_size=batch, lr_scheduler_type="constant",
-        warmup_steps=0, weight_decay=0.0, logging_steps=10, max_length=128,
-    )  # fmt: skip
+        max_steps=steps,
+        learning_rate=lr,
+        per_device_train_batch_size=batch,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        weight_decay=0.0,
+        logging_steps=10,
+        max_length=128,
+    )
 
 
 # --8<-- [start:sft]
@@ -92,8 +104,12 @@ def sft(model, tokenizer, pairs, steps=5, lr=1e-3, batch=16):
     """Supervised fine-tuning on the chosen responses (TRL SFTTrainer; with prompt/completion
     data it puts the loss on the completion only). A few steps teach the answer's shape."""
     data = Dataset.from_list([{"prompt": p["prompt"], "completion": p["chosen"]} for p in pairs])
-    trainer = SFTTrainer(model=model, args=training_args(SFTConfig, **_common_args(steps, lr, batch)), train_dataset=data,
-                         processing_class=tokenizer)  # fmt: skip
+    trainer = SFTTrainer(
+        model=model,
+        args=training_args(SFTConfig, **_common_args(steps, lr, batch)),
+        train_dataset=data,
+        processing_class=tokenizer,
+    )
     trainer.remove_callback(PrinterCallback)
     trainer.train()
     return model.eval()
@@ -117,8 +133,10 @@ def dpo(model, reference, tokenizer, pairs, steps=150, lr=3e-4, batch=16, beta=0
 
 def _encode(tokenizer, prompts, responses):
     """input_ids, attention_mask and a mask of the response tokens, right-padded."""
-    rows = [(tokenizer(p)["input_ids"], tokenizer(r)["input_ids"] + [tokenizer.eos_token_id])
-            for p, r in zip(prompts, responses)]  # fmt: skip
+    rows = [
+        (tokenizer(p)["input_ids"], tokenizer(r)["input_ids"] + [tokenizer.eos_token_id])
+        for p, r in zip(prompts, responses)
+    ]
     width = max(len(a) + len(b) for a, b in rows)
     ids = torch.full((len(rows), width), tokenizer.pad_token_id)
     attention, completion = torch.zeros_like(ids), torch.zeros_like(ids)
@@ -192,29 +210,49 @@ def main(argv=None):
 
     # Four samples per held-out prompt from each model; the reward model judges them
     prompts = [p["prompt"] for p in test for _ in range(4)]
-    answers = {"pre-trained": sample(base, tokenizer, prompts, seed=2),
-               "SFT (reference)": sample(reference, tokenizer, prompts, seed=2),
-               "DPO": sample(policy, tokenizer, prompts, seed=2)}  # fmt: skip
+    answers = {
+        "pre-trained": sample(base, tokenizer, prompts, seed=2),
+        "SFT (reference)": sample(reference, tokenizer, prompts, seed=2),
+        "DPO": sample(policy, tokenizer, prompts, seed=2),
+    }
     with torch.no_grad():
-        rm = {name: torch.cat([score(reward_model, rm_tokenizer, prompts[i : i + 200], texts[i : i + 200])
-                               for i in range(0, len(prompts), 200)]) for name, texts in answers.items()}  # fmt: skip
+        rm = {
+            name: torch.cat(
+                [
+                    score(reward_model, rm_tokenizer, prompts[i : i + 200], texts[i : i + 200])
+                    for i in range(0, len(prompts), 200)
+                ]
+            )
+            for name, texts in answers.items()
+        }
     per_prompt = {name: r.view(-1, 4).mean(1) for name, r in rm.items()}
     wins = {other: (per_prompt["DPO"] > per_prompt[other]).float().mean().item() for other in list(answers)[:2]}
-    table = {name: {"well-formed": sum(judge(t) > -2 for t in texts) / len(texts),
-                    "good day, fitting end": sum(judge(t) == 1.5 for t in texts) / len(texts),
-                    "rule": sum(judge(t) for t in texts) / len(texts), "reward model": rm[name].mean().item()}
-             for name, texts in answers.items()}  # fmt: skip
+    table = {
+        name: {
+            "well-formed": sum(judge(t) > -2 for t in texts) / len(texts),
+            "good day, fitting end": sum(judge(t) == 1.5 for t in texts) / len(texts),
+            "rule": sum(judge(t) for t in texts) / len(texts),
+            "reward model": rm[name].mean().item(),
+        }
+        for name, texts in answers.items()
+    }
 
     print(f"{len(train)} contrastive pairs, stronger writer's answer chosen; the rule agrees on {truly:.0%} of them")
-    print(f"SFT on the chosen answers: {args.sft_steps} steps; DPO (+ SFT term x{args.sft_weight:g}): "
-          f"{args.dpo_steps} steps, {dpo_seconds:.1f} s")  # fmt: skip
-    print(f"implicit reward ranks {len(test)} held-out pairs right: {accuracy:.1%} "
-          f"({sum(agreed) / len(agreed):.1%} of those where the rule agrees with the pair)")  # fmt: skip
+    print(
+        f"SFT on the chosen answers: {args.sft_steps} steps; DPO (+ SFT term x{args.sft_weight:g}): "
+        f"{args.dpo_steps} steps, {dpo_seconds:.1f} s"
+    )
+    print(
+        f"implicit reward ranks {len(test)} held-out pairs right: {accuracy:.1%} "
+        f"({sum(agreed) / len(agreed):.1%} of those where the rule agrees with the pair)"
+    )
     print("| model | well-formed | good day, fitting end | rule score | reward model |")
     print("|---|---:|---:|---:|---:|")
     for name, row in table.items():
-        print(f"| {name} | {row['well-formed']:.0%} | {row['good day, fitting end']:.0%} | {row['rule']:+.2f} "
-              f"| {row['reward model']:+.2f} |")  # fmt: skip
+        print(
+            f"| {name} | {row['well-formed']:.0%} | {row['good day, fitting end']:.0%} | {row['rule']:+.2f} "
+            f"| {row['reward model']:+.2f} |"
+        )
     for other, w in wins.items():
         print(
             f"the reward model prefers DPO's answers to the {other} model's on {w:.1%} of {len(test)} held-out prompts"
@@ -223,10 +261,19 @@ def main(argv=None):
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         plot_dpo(trainer.state.log_history, (chosen - rejected).tolist(), Path(args.out) / "dpo.png")
-    write_metrics(args.out, "dpo", {"accuracy": accuracy, "wins": wins, "table": table, "truly": truly,
-                                    "accuracy_where_rule_agrees": sum(agreed) / len(agreed),
-                                    "train_log": [h for h in trainer.state.log_history if "rewards/chosen" in h],
-                                    "seconds": {"sft": sft_seconds, "dpo": dpo_seconds}})  # fmt: skip
+    write_metrics(
+        args.out,
+        "dpo",
+        {
+            "accuracy": accuracy,
+            "wins": wins,
+            "table": table,
+            "truly": truly,
+            "accuracy_where_rule_agrees": sum(agreed) / len(agreed),
+            "train_log": [h for h in trainer.state.log_history if "rewards/chosen" in h],
+            "seconds": {"sft": sft_seconds, "dpo": dpo_seconds},
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -45,14 +45,21 @@ def _opening_and_fill(rng, person, town):
     """The story up to its event (the prompt), and the words the event templates need."""
     place, thing, served = JOBS[person.job]
     they, obj = person.pronoun.capitalize(), {"she": "her", "he": "him"}[person.pronoun]
-    sentences = [rng.choice([f"{person.name} is a {person.job} in {person.town}.",
-                             f"{person.name} lives in {person.town} and works as a {person.job}."])]  # fmt: skip
+    sentences = [
+        rng.choice(
+            [
+                f"{person.name} is a {person.job} in {person.town}.",
+                f"{person.name} lives in {person.town} and works as a {person.job}.",
+            ]
+        )
+    ]
     if rng.random() < 0.6:
         sentences.append(f"{they} has a {person.pet} called {person.pet_name}.")
     if rng.random() < 0.4:
         sentences.append(f"{person.town} lies on the river {town[1]}.")
-    fill = dict(thing=thing, people=served, place=place, pet=person.pet, pet_name=person.pet_name,
-                town=person.town, obj=obj)  # fmt: skip
+    fill = dict(
+        thing=thing, people=served, place=place, pet=person.pet, pet_name=person.pet_name, town=person.town, obj=obj
+    )
     return " ".join(sentences), fill
 
 
@@ -151,8 +158,10 @@ def main(argv=None):
     labelled = annotate(train)
     for kind in KINDS:
         pair = next(p for p in test if p["kind"] == kind)
-        print(f"{kind}:\n  prompt   {pair['prompt']}\n  chosen   {pair['chosen']}  (rule: {judge(pair['chosen']):+.1f})"
-              f"\n  rejected {pair['rejected']}  (rule: {judge(pair['rejected']):+.1f})")  # fmt: skip
+        print(
+            f"{kind}:\n  prompt   {pair['prompt']}\n  chosen   {pair['chosen']}  (rule: {judge(pair['chosen']):+.1f})"
+            f"\n  rejected {pair['rejected']}  (rule: {judge(pair['rejected']):+.1f})"
+        )
     agree = sum(judge(p["chosen"]) > judge(p["rejected"]) for p in labelled) / len(labelled)
     names = lambda pairs: {p["prompt"].split(" is ")[0].split(" lives ")[0] for p in pairs}  # noqa: E731
     print(f"{len(train)} training pairs, {len(test)} held-out pairs; people shared: {len(names(train) & names(test))}")

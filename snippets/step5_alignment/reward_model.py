@@ -73,8 +73,11 @@ def pair_accuracy(model, tokenizer, pairs, batch=100):
     right = {}
     for p, m in zip(pairs, margins):
         right.setdefault(p.get("kind", "all"), []).append(m > 0)
-    return {"accuracy": sum(m > 0 for m in margins) / len(margins), "margin": sum(margins) / len(margins),
-            "per_kind": {kind: sum(v) / len(v) for kind, v in right.items()}}  # fmt: skip
+    return {
+        "accuracy": sum(m > 0 for m in margins) / len(margins),
+        "margin": sum(margins) / len(margins),
+        "per_kind": {kind: sum(v) / len(v) for kind, v in right.items()},
+    }
 
 
 # --8<-- [start:train]
@@ -87,8 +90,10 @@ def train_reward_model(model, tokenizer, train, test, steps=200, batch=16, lr=3e
     for step in range(1, steps + 1):
         chunk = [train[int(i)] for i in torch.randint(len(train), (batch,), generator=generator)]
         prompts = [p["prompt"] for p in chunk]
-        loss = bradley_terry_loss(score(model, tokenizer, prompts, [p["chosen"] for p in chunk]),
-                                  score(model, tokenizer, prompts, [p["rejected"] for p in chunk]))  # fmt: skip
+        loss = bradley_terry_loss(
+            score(model, tokenizer, prompts, [p["chosen"] for p in chunk]),
+            score(model, tokenizer, prompts, [p["rejected"] for p in chunk]),
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -106,9 +111,14 @@ def train_with_trl(model, tokenizer, train, steps=200, batch=16, lr=3e-4):
     from trl import RewardConfig, RewardTrainer  # noqa: PLC0415 -- optional and slow to import: only --trainer trl needs it
 
     args = training_args(  # the guide's defaults (guide/runtime.py: bf16 off, no checkpoints, ...)
-        RewardConfig, max_steps=steps, per_device_train_batch_size=batch, learning_rate=lr,
-        lr_scheduler_type="constant", weight_decay=0.0, logging_steps=20,
-    )  # fmt: skip
+        RewardConfig,
+        max_steps=steps,
+        per_device_train_batch_size=batch,
+        learning_rate=lr,
+        lr_scheduler_type="constant",
+        weight_decay=0.0,
+        logging_steps=20,
+    )
     data = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in train])
     trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
     trainer.remove_callback(PrinterCallback)
@@ -136,8 +146,10 @@ def trained_reward_model(path=None, log=None):
         )
         path = cached_build(base.with_name("reward-model"), key, seed_everything_and_train, "the reward model", log)
     elif not (Path(path) / "config.json").exists():
-        raise GuideError(f"{path!r} holds no saved reward model (no config.json). Train one with: "
-                         f"python snippets/step5_alignment/reward_model.py --save {path}")  # fmt: skip
+        raise GuideError(
+            f"{path!r} holds no saved reward model (no config.json). Train one with: "
+            f"python snippets/step5_alignment/reward_model.py --save {path}"
+        )
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(path).eval()
     if model.config.num_labels != 1:
@@ -191,8 +203,10 @@ def main(argv=None):
     seconds = time.perf_counter() - start
     final = curve[-1]
 
-    print(f"reward model trained with {'the loop above' if args.trainer == 'scratch' else 'TRL RewardTrainer'}: "
-          f"{len(train)} pairs, {args.steps} steps, {seconds:.1f} s")  # fmt: skip
+    print(
+        f"reward model trained with {'the loop above' if args.trainer == 'scratch' else 'TRL RewardTrainer'}: "
+        f"{len(train)} pairs, {args.steps} steps, {seconds:.1f} s"
+    )
     shown = [c for c in curve if c["step"] % 40 == 0 or c is final]
     print(f"accuracy on {len(test)} held-out pairs, after step " + "".join(f"{c['step']:>7}" for c in shown))
     print(f"  {'all pairs':<35}" + "".join(f"{c['accuracy']:>7.1%}" for c in shown))
@@ -205,8 +219,17 @@ def main(argv=None):
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         plot_curve(curve, Path(args.out) / "reward_model.png")
-    write_metrics(args.out, "reward_model", {"curve": curve, "accuracy": final["accuracy"], "seconds": seconds,
-                                             "per_kind": final["per_kind"], "trainer": args.trainer})  # fmt: skip
+    write_metrics(
+        args.out,
+        "reward_model",
+        {
+            "curve": curve,
+            "accuracy": final["accuracy"],
+            "seconds": seconds,
+            "per_kind": final["per_kind"],
+            "trainer": args.trainer,
+        },
+    )
 
 
 if __name__ == "__main__":

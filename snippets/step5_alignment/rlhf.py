@@ -51,8 +51,14 @@ def evaluate(policy, reference, reward, tokenizer, prompts, samples=4):
     policy.eval()
     prompts = [p for p in prompts for _ in range(samples)]
     enc = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left")
-    ids = policy.generate(**enc, do_sample=True, top_k=0, max_new_tokens=48, pad_token_id=tokenizer.pad_token_id,
-                          eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+    ids = policy.generate(
+        **enc,
+        do_sample=True,
+        top_k=0,
+        max_new_tokens=48,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     n = enc["input_ids"].shape[1]
     texts = tokenizer.batch_decode(ids[:, n:], skip_special_tokens=True)
     kl = sequence_log_probs(policy, ids, n, tokenizer) - sequence_log_probs(reference, ids, n, tokenizer)
@@ -73,10 +79,18 @@ def optimise(policy, tokenizer, reward, train_prompts, beta, steps=60, lr=5e-4, 
     reward(prompts, completions), and use (reward - group mean) / group std as its advantage.
     The loss is the PPO clipped objective on those advantages plus beta x KL(policy || ref)."""
     args = training_args(  # the guide's defaults (guide/runtime.py: bf16 off, no checkpoints, ...)
-        GRPOConfig, max_steps=steps, learning_rate=lr, beta=beta, num_generations=8,
-        per_device_train_batch_size=batch, max_completion_length=48, temperature=1.0, top_k=0,
-        lr_scheduler_type="constant", logging_steps=1,
-    )  # fmt: skip
+        GRPOConfig,
+        max_steps=steps,
+        learning_rate=lr,
+        beta=beta,
+        num_generations=8,
+        per_device_train_batch_size=batch,
+        max_completion_length=48,
+        temperature=1.0,
+        top_k=0,
+        lr_scheduler_type="constant",
+        logging_steps=1,
+    )
 
     class Every(TrainerCallback):
         def on_step_end(self, _args, state, _control, **_kw):
@@ -86,8 +100,14 @@ def optimise(policy, tokenizer, reward, train_prompts, beta, steps=60, lr=5e-4, 
     def reward_model(prompts, completions, **_):  # TRL also passes the dataset's other columns
         return reward(prompts, completions)
 
-    trainer = GRPOTrainer(model=policy, reward_funcs=reward_model, args=args, processing_class=tokenizer,
-                          callbacks=[Every()], train_dataset=Dataset.from_list([{"prompt": p} for p in train_prompts]))  # fmt: skip
+    trainer = GRPOTrainer(
+        model=policy,
+        reward_funcs=reward_model,
+        args=args,
+        processing_class=tokenizer,
+        callbacks=[Every()],
+        train_dataset=Dataset.from_list([{"prompt": p} for p in train_prompts]),
+    )
     trainer.remove_callback(PrinterCallback)
     trainer.train()
     return policy.eval()
@@ -128,11 +148,16 @@ def main(argv=None):
         if step % args.every == 0:
             history.append({"step": step, **evaluate(policy, reference, reward, tokenizer, test_prompts)})
             h = history[-1]
-            print(f"  step {step:>3}: reward {h['reward']:+.2f}  rule {h['rule']:+.2f}  KL {h['kl']:5.2f} nats  "
-                  f"well-formed {h['well_formed']:.0%}", flush=True)  # fmt: skip
+            print(
+                f"  step {step:>3}: reward {h['reward']:+.2f}  rule {h['rule']:+.2f}  KL {h['kl']:5.2f} nats  "
+                f"well-formed {h['well_formed']:.0%}",
+                flush=True,
+            )
 
-    print(f"GRPO, beta={args.beta:g}, {args.steps} steps, {len(train_prompts)} training prompts; "
-          f"measured on {len(test_prompts)} held-out prompts x 4 samples:")  # fmt: skip
+    print(
+        f"GRPO, beta={args.beta:g}, {args.steps} steps, {len(train_prompts)} training prompts; "
+        f"measured on {len(test_prompts)} held-out prompts x 4 samples:"
+    )
     start = time.perf_counter()
     measure(0)
     optimise(policy, tokenizer, reward, train_prompts, args.beta, steps=args.steps, on_step=measure)

@@ -9,10 +9,19 @@ growing set of labels; uncertainty sampling and random sampling race to the same
 # --8<-- [start:imports]
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
 
 # --8<-- [end:imports]
 # isort: split
-from guide import cli  # the command line every example shares
+from pathlib import Path
+
+from matplotlib.figure import Figure
+from transformers.utils import logging
+
+from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
+from guide.data import stories
+from guide.model import load_causal_lm
+from step3_pretraining.pretrain import guide_model
 
 
 @torch.no_grad()
@@ -31,8 +40,6 @@ def features(model, tokenizer, texts, batch=64):
 def learning_curve(x, y, x_test, y_test, strategy, start=10, step=10, budget=200, seed=0):
     """Label `start` random stories, then `step` more per round until `budget`, chosen at random
     or by uncertainty (the predicted probability closest to 0.5); refit and test each round."""
-    from sklearn.linear_model import LogisticRegression
-
     rng = np.random.default_rng(seed)
     labelled = list(rng.choice(len(x), start, replace=False))
     curve = []
@@ -62,15 +69,6 @@ def main(argv=None):
     if not 0 < args.target < 1:
         parser.error("--target is an accuracy between 0 and 1, e.g. 0.95")
 
-    from pathlib import Path
-
-    from transformers.utils import logging
-
-    from guide import seed_everything, write_metrics
-    from guide.data import stories
-    from guide.model import load_causal_lm
-    from step3_pretraining.pretrain import guide_model
-
     logging.set_verbosity_error()
     seed_everything(0)
     tokenizer, model = load_causal_lm(args.model or guide_model())
@@ -97,8 +95,6 @@ def main(argv=None):
         print(f"{s} sampling reaches {args.target:.0%} with {n if n else 'more than 200'} labels")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        from matplotlib.figure import Figure
-
         fig = Figure(figsize=(6, 3.6))
         ax = fig.subplots()
         for s, m in mean.items():

@@ -6,16 +6,19 @@ words in it, swaps she/he (and the first name) in held-out bios, and measures ho
 guess moves. Then it retrains on gender-swapped copies (counterfactual data augmentation).
 """
 
+# --8<-- [start:imports]
 import random
 
-# --8<-- [start:imports]
 import torch
 
-from guide.world import JOBS, NAMES, PET_NAMES, PETS, SKEW, TOWNS
+from guide.world import JOBS, NAMES, PET_NAMES, PETS, SKEW, SURNAMES, TOWNS, Person
 
 # --8<-- [end:imports]
 # isort: split
-from guide import cli  # the command line every example shares
+from transformers.utils import logging
+
+from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
+from step4_finetuning.classify import fine_tune, load_classifier
 
 THRESHOLD = 0.05  # a swap may move the probability of a job by at most 5 points on average
 
@@ -37,16 +40,23 @@ def swapped(person, rng):
 def people(n, seed):
     """n people drawn the way the world draws its own (same jobs, same skew), from another seed;
     names may repeat."""
-    from guide.world import SURNAMES, Person
-
     rng, jobs, out = random.Random(seed), sorted(JOBS), []
     for i in range(n):
         job = jobs[i % len(jobs)]
         pronoun = rng.choice(["she", "he"])
         if job in SKEW:
             pronoun = SKEW[job] if rng.random() < 0.8 else {"she": "he", "he": "she"}[SKEW[job]]
-        out.append(Person(f"{rng.choice(NAMES[pronoun])} {rng.choice(SURNAMES)}", pronoun, rng.choice(TOWNS)[0],
-                          job, rng.choice(PETS), rng.choice(PET_NAMES), seen=False))  # fmt: skip
+        out.append(
+            Person(
+                f"{rng.choice(NAMES[pronoun])} {rng.choice(SURNAMES)}",
+                pronoun,
+                rng.choice(TOWNS)[0],
+                job,
+                rng.choice(PETS),
+                rng.choice(PET_NAMES),
+                seen=False,
+            )
+        )
     return out
     # --8<-- [end:bios]
 
@@ -74,19 +84,16 @@ def counterfactual_gaps(model, tokenizer, held_out, jobs, seed=0):
 
 def examples(tokenizer, texts, labels):
     enc = tokenizer(texts)
-    return [{"input_ids": i, "attention_mask": m, "labels": y}
-            for i, m, y in zip(enc["input_ids"], enc["attention_mask"], labels, strict=True)]  # fmt: skip
+    return [
+        {"input_ids": i, "attention_mask": m, "labels": y}
+        for i, m, y in zip(enc["input_ids"], enc["attention_mask"], labels, strict=True)
+    ]
 
 
 @cli.command
 def main(argv=None):
     parser = cli.parser(__doc__, model=True, out="bias.json")
     args = parser.parse_args(argv)
-
-    from transformers.utils import logging
-
-    from guide import seed_everything, write_metrics
-    from step4_finetuning.classify import fine_tune, load_classifier
 
     logging.set_verbosity_error()
     jobs = sorted(JOBS)
@@ -96,18 +103,21 @@ def main(argv=None):
     augmented = texts + [swapped(p, rng) for p in train_people]  # counterfactual data augmentation
 
     results = {}
-    for name, (x, y) in {"trained on the bios": (texts, labels),
-                         "with swapped copies (CDA)": (augmented, labels + labels)}.items():  # fmt: skip
+    for name, (x, y) in {
+        "trained on the bios": (texts, labels),
+        "with swapped copies (CDA)": (augmented, labels + labels),
+    }.items():
         seed_everything(0)
         tokenizer, model = load_classifier(args.model, num_labels=len(jobs))
         held_out = examples(tokenizer, [bio(p) for p in test_people], [jobs.index(p.job) for p in test_people])
-        accuracy, _ = fine_tune(model, tokenizer, examples(tokenizer, x, y), held_out, lr=1e-3, epochs=3,
-                                batch_size=32)  # fmt: skip
+        accuracy, _ = fine_tune(model, tokenizer, examples(tokenizer, x, y), held_out, lr=1e-3, epochs=3, batch_size=32)
         gaps = counterfactual_gaps(model.eval(), tokenizer, test_people, jobs)
         results[name] = {"gaps": gaps, "accuracy": accuracy, "flagged": [j for j in jobs if abs(gaps[j]) > THRESHOLD]}
 
-    print(f"job guessed from a bio with no job words: {len(train_people)} training bios, {len(test_people)} held out "
-          f"(chance {1 / len(jobs):.1%})")  # fmt: skip
+    print(
+        f"job guessed from a bio with no job words: {len(train_people)} training bios, {len(test_people)} held out "
+        f"(chance {1 / len(jobs):.1%})"
+    )
     print(f"counterfactual gap = mean P(job | she) - P(job | he) over held-out bios; threshold ±{THRESHOLD:.2f}")
     names = list(results)
     print(f"| job | skew in the world | {' | '.join(names)} |\n|---|---|" + "---:|" * len(names))

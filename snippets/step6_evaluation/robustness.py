@@ -5,12 +5,22 @@ saves robustness.json). The classifier is the zero-shot one from metrics.py; eve
 keeps the story's true answer, so any change in accuracy is the model's fragility.
 """
 
+# --8<-- [start:imports]
 import random
 
-from guide import cli
+from guide.world import BAD
+
+# --8<-- [end:imports]
+# isort: split
+from transformers.utils import logging
+
+from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
+from guide.data import stories
+from guide.model import load_causal_lm
+from guide.scoring import p_positive
+from step3_pretraining.pretrain import guide_model
 
 # --8<-- [start:perturb]
-from guide.world import BAD
 
 
 def typos(text, rng, rate=0.1):
@@ -35,8 +45,9 @@ def swaps(text, rng, rate=0.1):
 
 def distractor(text, rng):
     """A sentence about somebody else's bad day, put before the story's own event."""
-    event = rng.choice(BAD).format(thing="bread", people="customers", place="bakery", pet="dog", pet_name="Rex",
-                                   town="the next town", obj="him")  # fmt: skip
+    event = rng.choice(BAD).format(
+        thing="bread", people="customers", place="bakery", pet="dog", pet_name="Rex", town="the next town", obj="him"
+    )
     first, rest = text.split(". ", 1)
     return f"{first}. Next door, {event}. {rest}"
 
@@ -51,14 +62,6 @@ def injection(text, rng, first):
 def main(argv=None):
     parser = cli.parser(__doc__, model=True, out="robustness.json")
     args = parser.parse_args(argv)
-
-    from transformers.utils import logging
-
-    from guide import seed_everything, write_metrics
-    from guide.data import stories
-    from guide.model import load_causal_lm
-    from guide.scoring import p_positive
-    from step3_pretraining.pretrain import guide_model
 
     logging.set_verbosity_error()
     seed_everything(0)

@@ -78,9 +78,15 @@ class Problem(BaseModel):
     detail: str
 
 
-ERRORS = {code: {"model": Problem, "description": why} for code, why in [
-    (401, "missing or wrong API key"), (429, "rate limit; see Retry-After"), (503, "the model is still loading"),
-    (504, "the request timed out")]}  # fmt: skip
+ERRORS = {
+    code: {"model": Problem, "description": why}
+    for code, why in [
+        (401, "missing or wrong API key"),
+        (429, "rate limit; see Retry-After"),
+        (503, "the model is still loading"),
+        (504, "the request timed out"),
+    ]
+}
 # --8<-- [end:limits]
 
 
@@ -110,8 +116,11 @@ class RateLimiter:
                 calls.popleft()
             if len(calls) >= self.limit:
                 retry = max(1, int(calls[0] + self.window - now) + 1)
-                raise HTTPException(429, f"rate limit: {self.limit} requests per {self.window:g} s; retry later",
-                                    headers={"Retry-After": str(retry)})  # fmt: skip
+                raise HTTPException(
+                    429,
+                    f"rate limit: {self.limit} requests per {self.window:g} s; retry later",
+                    headers={"Retry-After": str(retry)},
+                )
             calls.append(now)
             # --8<-- [end:guards]
 
@@ -124,8 +133,12 @@ def observability(app):
     requests = Counter("requests", "requests served", ["route", "status"], registry=registry)
     latency = Histogram("request_latency_seconds", "time to answer", ["route"], registry=registry)
     tokens = Counter("generated_tokens", "tokens generated", registry=registry)
-    speed = Histogram("generation_tokens_per_second", "tokens per second of each generation", registry=registry,
-                      buckets=(10, 25, 50, 100, 200, 400, 800, 1600))  # fmt: skip
+    speed = Histogram(
+        "generation_tokens_per_second",
+        "tokens per second of each generation",
+        registry=registry,
+        buckets=(10, 25, 50, 100, 200, 400, 800, 1600),
+    )
     first = Histogram("time_to_first_token_seconds", "streamed requests: wait for the first token", registry=registry)
     batch = Histogram("batch_size", "requests per generate() call", registry=registry, buckets=(1, 2, 4, 8, 16, 32))
     log = logging.getLogger("guide.service")
@@ -139,8 +152,17 @@ def observability(app):
         route = request.url.path if request.scope.get("route") else "unmatched"  # no label per random URL
         requests.labels(route, str(response.status_code)).inc()
         latency.labels(route).observe(seconds)
-        log.info(json.dumps({"event": "request", "route": route, "status": response.status_code,
-                             "ms": round(1000 * seconds, 1), "body": redact(body)[:300]}))  # fmt: skip
+        log.info(
+            json.dumps(
+                {
+                    "event": "request",
+                    "route": route,
+                    "status": response.status_code,
+                    "ms": round(1000 * seconds, 1),
+                    "body": redact(body)[:300],
+                }
+            )
+        )
         return response
 
     @app.get("/metrics", include_in_schema=False)
@@ -181,9 +203,13 @@ def graphql_router():
     @strawberry.type
     class Query:
         @strawberry.field(description="Continue a text (the REST route is POST /v1/generate).")
-        async def generate(self, info: strawberry.Info, prompt: str,
-                           max_new_tokens: int = rest["max_new_tokens"].default,
-                           temperature: float = rest["temperature"].default) -> Generation:  # fmt: skip
+        async def generate(
+            self,
+            info: strawberry.Info,
+            prompt: str,
+            max_new_tokens: int = rest["max_new_tokens"].default,
+            temperature: float = rest["temperature"].default,
+        ) -> Generation:
             req = checked(GenerateRequest, prompt=prompt, max_new_tokens=max_new_tokens, temperature=temperature)
             service = admitted(info.context["request"])
             return Generation(**(await service.generate(req)).model_dump())
@@ -248,8 +274,11 @@ class Service:
         if not ids:
             raise HTTPException(422, "the prompt has no text the model can read")
         if len(ids) + new_tokens > context:
-            raise HTTPException(422, f"the prompt is {len(ids)} tokens; with {new_tokens} new tokens that exceeds "
-                                     f"the model's context of {context} tokens: shorten it or ask for fewer")  # fmt: skip
+            raise HTTPException(
+                422,
+                f"the prompt is {len(ids)} tokens; with {new_tokens} new tokens that exceeds "
+                f"the model's context of {context} tokens: shorten it or ask for fewer",
+            )
         return ids
 
     def start(self, req, on_token):
@@ -265,8 +294,9 @@ class Service:
             await asyncio.wait_for(finished.wait(), timeout)
         except TimeoutError:
             job.cancelled = True  # the batch drops it at the next token
-            raise HTTPException(504, f"no answer within the server's {timeout:g} s timeout; ask for fewer tokens "
-                                     "or retry later") from None  # fmt: skip
+            raise HTTPException(
+                504, f"no answer within the server's {timeout:g} s timeout; ask for fewer tokens or retry later"
+            ) from None
         if job.error:
             raise HTTPException(500, job.error)
         self.metrics.generation(len(job.tokens), time.perf_counter() - start)
@@ -289,8 +319,11 @@ def service_of(request: Request) -> Service:
     return request.app.state.service
 
 
-def caller(request: Request, x_api_key: Annotated[str | None, Security(KEY_HEADER)],
-           service: Annotated[Service, Depends(service_of)]) -> Service:  # fmt: skip
+def caller(
+    request: Request,
+    x_api_key: Annotated[str | None, Security(KEY_HEADER)],
+    service: Annotated[Service, Depends(service_of)],
+) -> Service:
     """The API key and the rate limit, as one dependency of every route that costs compute:
     401 without a valid key, 429 past the limit; otherwise the Service, to serve the call."""
     service.limiter(whom(service.settings.api_keys, x_api_key, request.client.host if request.client else "unknown"))
@@ -319,8 +352,11 @@ def ready(service: Served):
     """Readiness: the model is loaded and requests will be served (and which model it is)."""
     if service.model is None:
         raise HTTPException(503, service.failed or "loading the model")
-    return {"status": "ready", "model": str(service.settings.model_name or "the guide's model"),
-            "int8": service.settings.int8}  # fmt: skip
+    return {
+        "status": "ready",
+        "model": str(service.settings.model_name or "the guide's model"),
+        "int8": service.settings.int8,
+    }
 
 
 v1 = APIRouter(prefix="/v1", tags=["model"], responses=ERRORS)
@@ -434,9 +470,16 @@ def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # the JSON lines, one per request
     keys = frozenset(k for k in os.environ.get("GUIDE_API_KEYS", "").split(",") if k)
-    settings = Settings(args.model, api_keys=keys, rate_limit=args.rate_limit, redact_input=args.redact_input,
-                        timeout=args.timeout, max_batch=args.max_batch, max_wait=args.max_wait_ms / 1000,
-                        int8=args.int8)  # fmt: skip
+    settings = Settings(
+        args.model,
+        api_keys=keys,
+        rate_limit=args.rate_limit,
+        redact_input=args.redact_input,
+        timeout=args.timeout,
+        max_batch=args.max_batch,
+        max_wait=args.max_wait_ms / 1000,
+        int8=args.int8,
+    )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
 
 

@@ -40,8 +40,11 @@ class GuideLLM(LLM):
 
     @property
     def _identifying_params(self) -> dict:
-        return {"model_name": self.model_name or "the guide's model", "max_new_tokens": self.max_new_tokens,
-                "temperature": self.temperature}  # fmt: skip
+        return {
+            "model_name": self.model_name or "the guide's model",
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+        }
 
     def _call(self, prompt, stop=None, run_manager=None, **kwargs) -> str:
         if self._loaded is None:
@@ -50,8 +53,13 @@ class GuideLLM(LLM):
         ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
         sampling = dict(do_sample=True, temperature=self.temperature, top_k=0) if self.temperature else {}
         with torch.no_grad():
-            out = model.generate(ids, max_new_tokens=self.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=tokenizer.eos_token_id, **({"do_sample": False} | sampling))  # fmt: skip
+            out = model.generate(
+                ids,
+                max_new_tokens=self.max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                **({"do_sample": False} | sampling),
+            )
         text = tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
         for s in stop or []:
             text = text.split(s)[0]
@@ -99,10 +107,12 @@ def main(argv=None):
     seed_everything(0)
     # --8<-- [start:run]
     chain = story_chain(GuideLLM(model_name=args.model, temperature=1.0))
-    people = [{"name": "Mara Lane", "job": "nurse", "town": "Ashford", "day": "Monday"},
-              {"name": "Omar Reed", "job": "baker", "town": "Glenrock", "day": "Friday"},
-              {"name": "Lucia Brook", "job": "pilot", "town": "Fairhaven", "day": "Tuesday"},
-              {"name": "Nadia Pike", "job": "chef", "town": "Elmstead", "day": "Thursday"}]  # fmt: skip
+    people = [
+        {"name": "Mara Lane", "job": "nurse", "town": "Ashford", "day": "Monday"},
+        {"name": "Omar Reed", "job": "baker", "town": "Glenrock", "day": "Friday"},
+        {"name": "Lucia Brook", "job": "pilot", "town": "Fairhaven", "day": "Tuesday"},
+        {"name": "Nadia Pike", "job": "chef", "town": "Elmstead", "day": "Thursday"},
+    ]
     # One result, or the parser's error, per input; one at a time, so the seeded samples repeat
     days = chain.batch(people, config={"max_concurrency": 1}, return_exceptions=True)
     for person, day in zip(people, days):
@@ -112,8 +122,11 @@ def main(argv=None):
             print(f"{person['name']}: {day!r}")
         # --8<-- [end:run]
     if args.out:
-        write_metrics(args.out, "langchain", {p["name"]: d.model_dump() if isinstance(d, Day) else str(d)
-                                              for p, d in zip(people, days)})  # fmt: skip
+        write_metrics(
+            args.out,
+            "langchain",
+            {p["name"]: d.model_dump() if isinstance(d, Day) else str(d) for p, d in zip(people, days)},
+        )
 
 
 if __name__ == "__main__":

@@ -62,8 +62,13 @@ def latency_ms(model, tokenizer, prompts, new_tokens=32, batch=1, repeats=5):
     times = []
     for _ in range(repeats + 1):  # the first call warms up
         start = time.perf_counter()
-        model.generate(**enc, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-                       pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+        model.generate(
+            **enc,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+        )
         times.append(1000 * (time.perf_counter() - start))
     return statistics.median(times[1:])
 
@@ -128,8 +133,10 @@ def main(argv=None):
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
-        print(f"| {name} | {r['size_mb']:.2f} | {r['latency_ms_batch_1']:.0f} ms | {r['latency_ms_batch_16']:.0f} ms "
-              f"| {r['perplexity']:.4f} | {r['sentiment_accuracy']:.1%} | {r['same_greedy_answer']:.0%} |")  # fmt: skip
+        print(
+            f"| {name} | {r['size_mb']:.2f} | {r['latency_ms_batch_1']:.0f} ms | {r['latency_ms_batch_16']:.0f} ms "
+            f"| {r['perplexity']:.4f} | {r['sentiment_accuracy']:.1%} | {r['same_greedy_answer']:.0%} |"
+        )
     print("\nwhy no speed-up: the matrices are tiny. One MLP block on 16 tokens, by width:")
     print("| width | float32 | int8 | speed-up |\n|---:|---:|---:|---:|")
     for width in (128, 768, 2048):
