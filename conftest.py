@@ -7,6 +7,7 @@
 3. Tests marked ``gpu`` are skipped, with the reason, where PyTorch sees no CUDA device.
 4. ``--update-outputs`` rewrites the outputs the pages show (docs/generated/) from this run
    instead of comparing them (the same as GUIDE_UPDATE_OUTPUTS=1; tests/recorded.py).
+5. One thread per process (GUIDE_THREADS=1): the suite runs on two workers.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The suite runs on two workers (pytest-xdist), so each of them, and every example it starts,
+# computes on one thread: two workers of two threads each on a 2-core machine take longer than
+# one worker alone. The recorded outputs are made this way too (guide.machine's fingerprint
+# counts the threads). Set before anything imports guide.runtime, which reads it once.
+os.environ.setdefault("GUIDE_THREADS", "1")
+torch.set_num_threads(min(int(os.environ["GUIDE_THREADS"]), os.cpu_count() or 1))
 
 
 def pytest_addoption(parser):

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from filelock import FileLock
 
 import recorded
 from guide.machine import describe, fingerprint
@@ -48,7 +49,10 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    # The labs last: the examples they call have run by then, so the labs replay those runs
+    # The labs last: the examples they call have run by then, so the labs replay those runs.
+    # (On two workers, --dist loadscope hands each a whole module or page at a time: a module's
+    # example runs once, in a module fixture, and a page's blocks build on each other. Whichever
+    # of a lab and its example's test asks first runs the example; the other replays it.)
     items.sort(key=lambda item: item.path.name == "test_labs.py")
 
 
@@ -105,7 +109,7 @@ def run_example(
             pytrace=False,
         )
     if proc.returncode == 0:
-        replayed = [e for e in _cache_log()[logged:] if e["hit"]]
+        replayed = [e for e in _cache_log()[logged:] if e["hit"] and e["script"] == path]  # not the other worker's
         # a replayed run's time is the time of the run it replays
         TIMES[run_name(path, args)] = replayed[-1]["seconds"] if replayed else time.perf_counter() - start
     if expect_ok and proc.returncode != 0:
@@ -131,6 +135,19 @@ def run_name(path: str, args) -> str:
         else:
             kept.append(arg)
     return " ".join([path, *kept])
+
+
+def pytest_sessionfinish(session):
+    # A pytest-xdist worker hands what it measured to the main process, which prints the summary
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["guide"] = json.dumps({"times": TIMES, "identical": IDENTICAL})
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent with -p no:xdist
+def pytest_testnodedown(node, error):
+    measured = json.loads(getattr(node, "workeroutput", {}).get("guide", "{}"))
+    TIMES.update(measured.get("times", {}))
+    IDENTICAL.update(measured.get("identical", {}))
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -172,12 +189,24 @@ def example():
 def guide_model(tmp_path_factory) -> SnippetRun:
     """Pre-train the guide's model once per session, exactly as a reader does
     (python snippets/step3_pretraining/pretrain.py), and point GUIDE_MODEL_DIR at it so every
-    later example that needs the model loads this one instead of building its own."""
-    out = tmp_path_factory.mktemp("guide")
-    start = time.perf_counter()
-    proc = run_example("step3_pretraining/pretrain.py", "--save", str(out / "guide-model"), "--out", str(out), cwd=out)
+    later example that needs the model loads this one instead of building its own. The
+    pytest-xdist workers share it (and the reward model Step 5 caches beside it): the first to
+    ask builds it, the other waits for it."""
+    root = tmp_path_factory.getbasetemp()
+    out = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "guide"  # the session's, shared
+    done = out.with_name("guide-run.json")  # what the build printed, for the worker that waited
+    with FileLock(f"{out}.lock"):
+        if not done.exists():
+            out.mkdir(exist_ok=True)
+            start = time.perf_counter()
+            proc = run_example(
+                "step3_pretraining/pretrain.py", "--save", str(out / "guide-model"), "--out", str(out), cwd=out
+            )
+            said = {"stdout": proc.stdout, "stderr": proc.stderr, "seconds": time.perf_counter() - start}
+            done.write_text(json.dumps(said), encoding="utf-8")
+        said = json.loads(done.read_text(encoding="utf-8"))
     os.environ["GUIDE_MODEL_DIR"] = str(out / "guide-model")
-    return SnippetRun(proc.stdout, proc.stderr, out, time.perf_counter() - start)
+    return SnippetRun(said["stdout"], said["stderr"], out, said["seconds"])
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,8 @@ def test_an_interrupted_build_leaves_the_old_one_and_nothing_else(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         cached_build(folder, "k2", broken, "the model")
     assert (folder / "weights").read_text() == "good" and stored_key(folder) == "k1"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary folder left
+    # no temporary folder left (the lock file that keeps two builders apart stays, empty)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.lock", "model"]
     assert (folder / KEY_FILE).exists()
 
 

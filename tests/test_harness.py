@@ -278,3 +278,6 @@ def test_the_lock_pins_every_requirement_at_its_version_with_hashes():
     entries = re.split(r"\n(?=[A-Za-z0-9])", lock_text.split("\n", 2)[2])
     assert all("--hash=sha256:" in e for e in entries if "==" in e)
     assert len(locked) > len(wanted) + 50  # the dependencies of the dependencies too
+    # scripts/install.sh installs the lock with uv, which is pinned and hashed too
+    uv_lock = (REPO / "requirements-uv.lock").read_text(encoding="utf-8")
+    assert list(_pins(uv_lock)) == ["uv"] and "--hash=sha256:" in uv_lock

@@ -25,12 +25,16 @@ def copy(tmp_path):
     return tmp_path
 
 
+def command(root: Path, out: Path, *args: str) -> tuple[list[str], dict]:
+    env = {**os.environ, "PYTHONPATH": str(root / "snippets"), "GUIDE_RUN_CACHE": str(root / "cache")}
+    return [sys.executable, str(root / "snippets" / EXAMPLE), "--out", str(out), *args], env
+
+
 def run(root: Path, *args: str) -> tuple[str, dict, dict]:
     """(stdout, the JSON it wrote, the cache's log entry for this run)."""
     out = Path(root) / f"out-{len(list(root.glob('out-*')))}"
-    env = {**os.environ, "PYTHONPATH": str(root / "snippets"), "GUIDE_RUN_CACHE": str(root / "cache")}
-    command = [sys.executable, str(root / "snippets" / EXAMPLE), "--out", str(out), *args]
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=True)
+    argv, env = command(root, out, *args)
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=True)
     log = (root / "cache" / "log.jsonl").read_text().splitlines()
     return proc.stdout, json.loads((out / "preferences.json").read_text()), json.loads(log[-1])
 
@@ -65,3 +69,15 @@ def test_the_key_covers_the_arguments_but_not_the_output_folder(tmp_path):
     assert with_file != plain
     judgements.write_text("{}\n{}\n")  # the same path, other contents
     assert run_key(script, ["--judgements", str(judgements)]) != with_file
+
+
+def test_two_processes_asking_at_once_run_it_once(copy):
+    # the suite's two workers share one cache: the second waits for the first, then replays
+    starts = [command(copy, copy / f"out-{i}") for i in range(2)]
+    procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True) for argv, env in starts]
+    stdouts = [proc.communicate(timeout=300)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0]
+    log = [json.loads(line) for line in (copy / "cache" / "log.jsonl").read_text().splitlines()]
+    assert sorted(entry["hit"] for entry in log) == [False, True]
+    assert stdouts[0] == stdouts[1]
+    assert (copy / "out-0" / "preferences.json").read_text() == (copy / "out-1" / "preferences.json").read_text()

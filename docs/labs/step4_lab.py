@@ -54,8 +54,10 @@ c = json.loads((out / "classify.json").read_text())
 q = json.loads((out / "qlora.json").read_text())
 p = json.loads((out / "prompting.json").read_text())
 total = c["rows"]["full fine-tuning"]["total"]
-table = [(name, r["trainable"], r["accuracy"], r["seconds"], f"{r['checkpoint_bytes'] / 1e6:.2f} MB")
-         for name, r in c["rows"].items()]  # fmt: skip
+table = [
+    (name, r["trainable"], r["accuracy"], r["seconds"], f"{r['checkpoint_bytes'] / 1e6:.2f} MB")
+    for name, r in c["rows"].items()
+]
 table.append(("QLoRA (NF4) r=8", q["trainable"], q["accuracy"], q["seconds"], "–"))
 table += [(name, r["trainable"], r["accuracy"], r["seconds"], "–") for name, r in p["rows"].items()]
 print(f"{'method':<48} {'trainable':>10} {'of base':>8} {'accuracy':>9} {'time':>7} {'checkpoint':>11}")

@@ -31,7 +31,8 @@ import httpx
 import matplotlib.pyplot as plt
 
 from guide.data import openings
-from step7_deployment.benchmark import load, running_server
+from step7_deployment.benchmark import load
+from step7_deployment.loopback import running_server
 
 prompts = openings("test", 64)
 

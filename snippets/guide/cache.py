@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from filelock import FileLock
+
 from guide.errors import GuideError
 
 KEY_FILE = "build-key.txt"
@@ -83,10 +85,18 @@ def cached_build(
     """``folder`` built by ``write`` with inputs hashed to ``key``: reused when the key matches,
     built (atomically) when not. With ``build_if_missing=False`` a missing or stale build raises
     a GuideError that says ``how_to_build``."""
+    folder = Path(folder)
     reason = why_rebuild(folder, key, what)
     if reason is None:
-        return Path(folder)
+        return folder
     if not build_if_missing:
         raise GuideError(f"{reason}. {how_to_build}".strip())
-    log(f"{reason}: building it now (only once)")
-    return save_atomically(folder, write, key)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Two processes that need the same build at once (the test suite's workers): one builds, the
+    # other waits for it and then finds it built, instead of replacing it while it is being read.
+    with FileLock(folder.with_name(f".{folder.name}.lock")):
+        reason = why_rebuild(folder, key, what)
+        if reason is None:
+            return folder
+        log(f"{reason}: building it now (only once)")
+        return save_atomically(folder, write, key)

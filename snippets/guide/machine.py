@@ -86,7 +86,7 @@ def describe(facts: dict | None = None) -> str:
     cpu = facts["cpu"]
     return (
         f"{cpu.get('model') or cpu.get('processor') or cpu['machine']} ({', '.join(cpu.get('isa', [])) or 'no ISA list'}), "
-        f"{facts['threads']} threads, {facts['libc']}, Python {facts['python']}, torch {facts['torch']}, "
+        f"{facts['threads']} thread{'s' * (facts['threads'] != 1)}, {facts['libc']}, Python {facts['python']}, torch {facts['torch']}, "
         f"packages {facts['packages']} [platform {facts['id']}]"
     )
 

@@ -17,6 +17,8 @@ suite sets one per session), ``guide.cli.command`` looks the run up there first:
 
 A change to any input is a new key, so nothing stale is ever replayed. Failed runs are not
 stored. Without ``GUIDE_RUN_CACHE`` nothing is cached: a reader's run is always a real one.
+Processes that share a cache (the suite's two workers) take a lock per key, so when both ask
+for the same run at once, one runs it and the other waits and replays it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import shutil
 import sys
 import time
 from pathlib import Path
+
+from filelock import FileLock
 
 from guide.cache import build_key, save_atomically, stored_key
 from guide.machine import fingerprint
@@ -134,6 +138,12 @@ def cached(main, module_file: str | os.PathLike, argv: list[str]):
     if folder is None or not Path(module_file).resolve().is_relative_to(SNIPPETS):
         return main(argv)  # no cache asked for, or not one of the guide's examples
     key = run_key(module_file, argv)
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(folder / f"{key}.lock"):
+        return _run_or_replay(main, module_file, argv, folder, key)
+
+
+def _run_or_replay(main, module_file, argv, folder: Path, key: str):
     args, outputs = split_outputs(argv)
     entry = folder / key
     said = {"script": str(Path(module_file).resolve().relative_to(SNIPPETS)), "args": args, "key": key}
@@ -164,7 +174,6 @@ def cached(main, module_file: str | os.PathLike, argv: list[str]):
                     shutil.copy2(f, copy)
         (tmp / "meta.json").write_text(json.dumps({**said, "seconds": seconds}, indent=1) + "\n", encoding="utf-8")
 
-    folder.mkdir(parents=True, exist_ok=True)
     save_atomically(entry, write)
     _log({**said, "hit": False, "seconds": seconds})
     return result

@@ -39,13 +39,15 @@ def pick_device(prefer: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-# Threads change floating-point results: a sum split over 4 threads adds in another order than
-# one split over 2. Every example runs on this many, so a 16-core laptop prints what CI prints.
-THREADS = int(os.environ.get("GUIDE_THREADS", "2"))
+# Threads can change floating-point results: a sum split over 4 threads adds in another order
+# than one split over 2. Every example runs on this many, so a 16-core laptop prints what CI
+# prints. One, because the test suite runs two workers side by side on CI's two cores, and the
+# pages show what the suite ran.
+THREADS = int(os.environ.get("GUIDE_THREADS", "1"))
 
 
 def set_threads(n: int | None = None) -> int:
-    """Use ``n`` (default: $GUIDE_THREADS, else 2) intra-op threads, never more than the machine
+    """Use ``n`` (default: $GUIDE_THREADS, else 1) intra-op threads, never more than the machine
     has. Returns the number set."""
     n = min(n or THREADS, os.cpu_count() or 1)
     torch.set_num_threads(n)

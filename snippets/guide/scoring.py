@@ -1,6 +1,6 @@
 """Scoring text with a language model, as every step from Step 4 on does it: the
 log-probability of an ending, of every token of a batch of responses, the zero-shot sentiment
-classifier built on it, and perplexity."""
+classifier built on it, and perplexity; and sampling the responses that Step 5 scores."""
 
 # --8<-- [start:imports]
 import math
@@ -54,3 +54,22 @@ def perplexity(model, tokenizer, texts):
         total, count = total + loss * (ids.shape[1] - 1), count + ids.shape[1] - 1
     return math.exp(total / count)
     # --8<-- [end:perplexity]
+
+
+# --8<-- [start:sample_responses]
+@torch.no_grad()
+def sample_responses(model, tokenizer, prompts, max_new_tokens=48):
+    """One continuation per prompt, sampled from the model's whole distribution (temperature
+    1, no top-k), up to its end-of-text token. Prompts are left-padded, so every continuation
+    starts at the same column. Returns (ids, the prompts' padded length)."""
+    enc = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left")
+    ids = model.generate(
+        **enc,
+        do_sample=True,
+        top_k=0,
+        max_new_tokens=max_new_tokens,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    return ids, enc["input_ids"].shape[1]
+    # --8<-- [end:sample_responses]

@@ -17,7 +17,7 @@ from transformers import PrinterCallback
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
 from guide import training_args
-from guide.scoring import completion_log_probs
+from guide.scoring import completion_log_probs, sample_responses
 from step5_alignment import preferences
 
 # --8<-- [end:imports]
@@ -43,16 +43,8 @@ def sample(model, tokenizer, prompts, seed=0, batch=64):
     torch.manual_seed(seed)
     texts = []
     for i in range(0, len(prompts), batch):
-        enc = tokenizer(prompts[i : i + batch], return_tensors="pt", padding=True, padding_side="left")
-        ids = model.generate(
-            **enc,
-            do_sample=True,
-            top_k=0,
-            max_new_tokens=48,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-        )
-        texts += tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        ids, n = sample_responses(model, tokenizer, prompts[i : i + batch])
+        texts += tokenizer.batch_decode(ids[:, n:], skip_special_tokens=True)
     return texts
 
 

@@ -15,7 +15,7 @@ from transformers import PrinterCallback, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from guide import training_args
-from guide.scoring import completion_log_probs
+from guide.scoring import completion_log_probs, sample_responses
 from step5_alignment.preferences import judge
 
 # --8<-- [end:imports]
@@ -50,16 +50,7 @@ def evaluate(policy, reference, reward, tokenizer, prompts, samples=4):
     the leash keeps small."""
     policy.eval()
     prompts = [p for p in prompts for _ in range(samples)]
-    enc = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left")
-    ids = policy.generate(
-        **enc,
-        do_sample=True,
-        top_k=0,
-        max_new_tokens=48,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    n = enc["input_ids"].shape[1]
+    ids, n = sample_responses(policy, tokenizer, prompts)
     texts = tokenizer.batch_decode(ids[:, n:], skip_special_tokens=True)
     kl = sequence_log_probs(policy, ids, n, tokenizer) - sequence_log_probs(reference, ids, n, tokenizer)
     policy.train()

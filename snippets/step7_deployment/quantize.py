@@ -127,7 +127,8 @@ def main(argv=None):
     quantised = int8_dynamic(load_causal_lm(args.model or guide_model(), log=lambda msg: None)[1])
     results = compare({"float32": model.eval(), "int8 dynamic": quantised}, tokenizer)
 
-    print("one greedy generation of 32 tokens, median of 5, on this CPU (2 threads)")
+    threads = torch.get_num_threads()
+    print(f"one greedy generation of 32 tokens, median of 5, on this CPU ({threads} thread{'s' * (threads != 1)})")
     print(
         "| model | size (MB) | batch 1 (ms) | batch 16 (ms) | perplexity | sentiment accuracy | same answer as float32 |"
     )
