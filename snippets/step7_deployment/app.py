@@ -25,11 +25,14 @@ import strawberry
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Security
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.routing import APIWebSocketRoute
 from fastapi.security import APIKeyHeader
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from starlette.responses import Response
+from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import GraphQLRouter
 
 from guide import cli, set_threads
@@ -37,7 +40,7 @@ from guide.model import load_causal_lm
 from guide.scoring import p_positive
 from step3_pretraining.pretrain import guide_model
 from step7_deployment.batching import Job, MicroBatcher
-from step7_deployment.privacy import redact
+from step7_deployment.privacy import RedactingFormatter, redact
 from step7_deployment.quantize import int8_dynamic
 
 # --8<-- [end:imports]
@@ -46,12 +49,29 @@ from step7_deployment.quantize import int8_dynamic
 # --8<-- [start:limits]
 MAX_PROMPT_CHARS = 400  # the guide's model reads 128 tokens; longer prompts would be cut silently
 MAX_NEW_TOKENS = 64
+MAX_BODY_BYTES = 8192  # a 400-character prompt is at most 2.4 KB of JSON, even all \uXXXX escapes
+
+
+def readable(text: str) -> str:
+    """Text a tokenizer can read: valid Unicode (no lone surrogate such as "\\ud800"), not
+    only spaces. Anything else is a 422 that says so, not a 500 inside the tokenizer."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
+    if not text.strip():
+        raise ValueError("must contain some text, not only spaces")
+    return text
+
+
+Text = Annotated[str, AfterValidator(readable)]
 
 
 class GenerateRequest(BaseModel):
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="text to continue")
+    prompt: Text = Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="text to continue")
     max_new_tokens: int = Field(32, ge=1, le=MAX_NEW_TOKENS, description=f"at most {MAX_NEW_TOKENS}")
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy (deterministic)")
+    # allow_inf_nan=False: JSON parsers accept NaN and Infinity, and 1e309 overflows to infinity
+    temperature: float = Field(0.0, ge=0.0, le=2.0, allow_inf_nan=False, description="0 means greedy (deterministic)")
 
 
 class GenerateResponse(BaseModel):
@@ -60,8 +80,8 @@ class GenerateResponse(BaseModel):
 
 
 class ClassifyRequest(BaseModel):
-    text: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="a story, without its last sentence")
-    name: str | None = Field(
+    text: Text = Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="a story, without its last sentence")
+    name: Text | None = Field(
         None, min_length=1, max_length=40, description="the person's first name (default: the story's first word)"
     )
 
@@ -82,6 +102,7 @@ ERRORS = {
     code: {"model": Problem, "description": why}
     for code, why in [
         (401, "missing or wrong API key"),
+        (413, f"the request body is over {MAX_BODY_BYTES} bytes"),
         (429, "rate limit; see Retry-After"),
         (503, "the model is still loading"),
         (504, "the request timed out"),
@@ -125,10 +146,52 @@ class RateLimiter:
             # --8<-- [end:guards]
 
 
+# --8<-- [start:body_limit]
+class BodyLimit:
+    """413 for a request body over ``limit`` bytes, before anything parses it: at once when its
+    Content-Length says so, else as soon as the bytes streamed in pass the limit (a chunked body
+    declares no length). The body, at most ``limit`` bytes, is then handed on to the app."""
+
+    def __init__(self, app, limit=MAX_BODY_BYTES):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            return await self.refuse(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body, more = body + message.get("body", b""), message.get("more_body", False)
+            if len(body) > self.limit:
+                return await self.refuse(scope, receive, send)
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if delivered:
+                return await receive()  # after the body: the client's disconnect, for streams
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+    async def refuse(self, scope, receive, send):
+        detail = f"the request body is over {self.limit} bytes; send a shorter prompt"
+        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+        # --8<-- [end:body_limit]
+
+
 # --8<-- [start:observe]
 def observability(app):
-    """Prometheus metrics at /metrics and one JSON log line per request, with personal data
-    redacted from anything that came from the user. Returns the counters the routes feed."""
+    """Prometheus metrics at /metrics and one JSON log line per request. The line holds the
+    request's parsed text fields (what the routes put in ``request.state.logged``), each cut
+    to 200 characters and then redacted; never the raw body. Returns the counters the routes
+    feed."""
     registry = CollectorRegistry()
     requests = Counter("requests", "requests served", ["route", "status"], registry=registry)
     latency = Histogram("request_latency_seconds", "time to answer", ["route"], registry=registry)
@@ -146,23 +209,18 @@ def observability(app):
     @app.middleware("http")
     async def measure(request: Request, call_next):
         start = time.perf_counter()
-        body = (await request.body()).decode("utf-8", "replace")
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # a bug: counted and logged like any answer, and no traceback leaks
+            log.exception(json.dumps({"event": "error", "route": request.url.path[:100]}))
+            response = JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
         seconds = time.perf_counter() - start
         route = request.url.path if request.scope.get("route") else "unmatched"  # no label per random URL
         requests.labels(route, str(response.status_code)).inc()
         latency.labels(route).observe(seconds)
-        log.info(
-            json.dumps(
-                {
-                    "event": "request",
-                    "route": route,
-                    "status": response.status_code,
-                    "ms": round(1000 * seconds, 1),
-                    "body": redact(body)[:300],
-                }
-            )
-        )
+        fields = getattr(request.state, "logged", {})
+        entry = {"event": "request", "route": route, "status": response.status_code, "ms": round(1000 * seconds, 1)}
+        log.info(json.dumps(entry | {name: redact(str(value)[:200]) for name, value in fields.items()}))
         return response
 
     @app.get("/metrics", include_in_schema=False)
@@ -178,9 +236,16 @@ def observability(app):
 
 
 # --8<-- [start:graphql]
-def graphql_router():
-    """GraphQL beside REST: the same two operations, the same limits, keys and rate limit. Each
-    resolver admits the caller and calls the Service method its REST route calls."""
+GRAPHQL_LIMITS = {"aliases": 4, "depth": 4, "tokens": 200}  # a query the guide's clients send has 1, 2 and ~20
+
+
+def graphql_router(explorer=False):
+    """GraphQL beside REST: the same two operations, the same limits, keys and rate limit.
+    The key and the rate limit are checked once per HTTP request, before the query runs, with
+    the same 401 and 429 as REST (the context getter is a FastAPI dependency). A query may not
+    ask for more aliased fields, depth or tokens than GRAPHQL_LIMITS: one request must not
+    become hundreds of generations. GraphiQL, introspection and GET queries are off unless
+    ``explorer`` (--graphql-explorer) turns them on."""
 
     @strawberry.type
     class Generation:
@@ -211,19 +276,34 @@ def graphql_router():
             temperature: float = rest["temperature"].default,
         ) -> Generation:
             req = checked(GenerateRequest, prompt=prompt, max_new_tokens=max_new_tokens, temperature=temperature)
-            service = admitted(info.context["request"])
-            return Generation(**(await service.generate(req)).model_dump())
+            info.context["request"].state.logged = {"prompt": req.prompt}
+            return Generation(**(await info.context["service"].generate(req)).model_dump())
 
         @strawberry.field(description="P(good day) for a story (the REST route is POST /v1/classify).")
         async def classify(self, info: strawberry.Info, text: str, name: str | None = None) -> Classification:
             req = checked(ClassifyRequest, text=text, name=name)
-            service = admitted(info.context["request"])
-            return Classification(**(await service.classify(req)).model_dump())
+            info.context["request"].state.logged = {"text": req.text}
+            return Classification(**(await info.context["service"].classify(req)).model_dump())
 
-    def admitted(request):  # the REST routes' Security dependency, called by hand: GraphQL reports
-        return caller(request, request.headers.get("x-api-key"), service_of(request))  # errors in its body
+    def context(service: Admitted):  # the REST routes' dependency: 401 or 429 before the query runs
+        return {"service": service}
 
-    return GraphQLRouter(strawberry.Schema(query=Query), include_in_schema=False)
+    limits = [
+        MaxAliasesLimiter(GRAPHQL_LIMITS["aliases"]),
+        QueryDepthLimiter(GRAPHQL_LIMITS["depth"]),
+        MaxTokensLimiter(GRAPHQL_LIMITS["tokens"]),
+    ]
+    schema = strawberry.Schema(query=Query, extensions=[*limits, *([] if explorer else [DisableIntrospection])])
+    router = GraphQLRouter(
+        schema,
+        graphql_ide="graphiql" if explorer else None,
+        allow_queries_via_get=explorer,
+        context_getter=context,
+        include_in_schema=False,
+    )
+    # no subscriptions here, so no WebSocket route (the key check reads an HTTP request)
+    router.routes = [route for route in router.routes if not isinstance(route, APIWebSocketRoute)]
+    return router
     # --8<-- [end:graphql]
 
 
@@ -240,6 +320,7 @@ class Settings:
     max_batch: int = 16
     max_wait: float = 0.01
     int8: bool = False
+    graphql_explorer: bool = False
 
 
 class Service:
@@ -363,15 +444,17 @@ v1 = APIRouter(prefix="/v1", tags=["model"], responses=ERRORS)
 
 
 @v1.post("/generate", response_model=GenerateResponse)
-async def generate(req: GenerateRequest, service: Admitted):
+async def generate(req: GenerateRequest, service: Admitted, request: Request):
     """Continue a text. Temperature 0 (the default) is greedy: the same prompt, the same answer."""
+    request.state.logged = {"prompt": req.prompt}
     return await service.generate(req)
 
 
 @v1.post("/generate/stream")
-async def generate_stream(req: GenerateRequest, service: Admitted):
+async def generate_stream(req: GenerateRequest, service: Admitted, request: Request):
     """The same generation as server-sent events: one `data:` line per piece of text as the
     model produces it, then `event: done` (or `event: error` with the reason)."""
+    request.state.logged = {"prompt": req.prompt}
     loop, tokens, start = asyncio.get_running_loop(), asyncio.Queue(), time.perf_counter()
     job = service.start(req, lambda token: loop.call_soon_threadsafe(tokens.put_nowait, token))
     decode, timeout = service.tokenizer.decode, service.settings.timeout
@@ -405,8 +488,9 @@ async def generate_stream(req: GenerateRequest, service: Admitted):
 
 
 @v1.post("/classify", response_model=ClassifyResponse)
-async def classify(req: ClassifyRequest, service: Admitted):
+async def classify(req: ClassifyRequest, service: Admitted, request: Request):
     """P(good day) for a story, from the language model itself (Step 6's zero-shot classifier)."""
+    request.state.logged = {"text": req.text}
     return await service.classify(req)
 
 
@@ -431,14 +515,18 @@ async def lifespan(app: FastAPI):
 def create_app(settings: Settings = Settings()) -> FastAPI:
     """The FastAPI application: the routers, the metrics, one Service on ``app.state``."""
     app = FastAPI(title="LLM Mastery: the guide's model as a service", version="1.0", lifespan=lifespan)
+    app.add_middleware(BodyLimit)  # added first, so it runs inside observability's middleware: 413s are logged
     app.state.service = Service(settings, observability(app))
     for router in (probes, v1, pages):
         app.include_router(router)
-    app.include_router(graphql_router(), prefix="/graphql")
+    app.include_router(graphql_router(settings.graphql_explorer), prefix="/graphql")
 
-    @app.exception_handler(Exception)
-    async def crash(_: Request, err: Exception):  # nothing takes the worker down; no traceback leaks
-        return JSONResponse(status_code=500, content={"detail": f"internal error ({type(err).__name__})"})
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, err: RequestValidationError):
+        """422 naming each field and what is wrong with it, never echoing the input: an echo
+        returns a 20 MB body in full, and a NaN or a lone surrogate cannot be encoded as JSON."""
+        problems = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in err.errors()]
+        return JSONResponse(status_code=422, content={"detail": problems})
 
     return app
     # --8<-- [end:app]
@@ -455,6 +543,15 @@ def parse_args(argv=None):
     parser.add_argument("--max-wait-ms", type=float, default=10.0, help="how long a batch waits to fill up")
     parser.add_argument("--int8", action="store_true", help="serve the model with int8 dynamic quantisation")
     parser.add_argument("--redact-input", action="store_true", help="redact personal data before the model sees it")
+    parser.add_argument(
+        "--graphql-explorer", action="store_true", help="turn on GraphiQL, introspection and GET queries at /graphql"
+    )
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        default="",
+        help="comma-separated addresses of your reverse proxies, whose X-Forwarded-For names the client "
+        "(default: none; every request is counted against the address it came from)",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error("--port must be between 1 and 65535")
@@ -465,11 +562,18 @@ def parse_args(argv=None):
     return args
 
 
+def api_keys(value: str) -> frozenset:
+    """GUIDE_API_KEYS, comma-separated; the spaces around a key are not part of it ("a, b")."""
+    return frozenset(key.strip() for key in value.split(",") if key.strip())
+
+
 @cli.command(cache=False)
 def main(argv=None):
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the JSON lines, one per request
-    keys = frozenset(k for k in os.environ.get("GUIDE_API_KEYS", "").split(",") if k)
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter())  # every logger's records, uvicorn's and Strawberry's too
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    keys = api_keys(os.environ.get("GUIDE_API_KEYS", ""))
     settings = Settings(
         args.model,
         api_keys=keys,
@@ -479,8 +583,17 @@ def main(argv=None):
         max_batch=args.max_batch,
         max_wait=args.max_wait_ms / 1000,
         int8=args.int8,
+        graphql_explorer=args.graphql_explorer,
     )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        log_config=None,  # uvicorn's loggers reach the root handler above, through its formatter
+        proxy_headers=bool(args.forwarded_allow_ips),
+        forwarded_allow_ips=args.forwarded_allow_ips or None,
+    )
 
 
 if __name__ == "__main__":
