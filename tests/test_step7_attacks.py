@@ -7,11 +7,12 @@ import json
 import logging
 import subprocess
 import sys
+import time
 
 import pytest
 
 from service_utils import in_process
-from step7_deployment.app import GRAPHQL_LIMITS, MAX_BODY_BYTES, Settings, api_keys
+from step7_deployment.app import GRAPHQL_LIMITS, MAX_BODY_BYTES, RateLimiter, Settings, api_keys
 from step7_deployment.privacy import RedactingFormatter, redact
 from testing_utils import REPO, SERVICE_KEYS
 
@@ -156,6 +157,25 @@ def test_a_forged_log_line_stays_inside_its_message(server, log_lines):
 
 def test_keys_are_stripped_so_a_b_means_a_and_b():
     assert api_keys("a, b ,, c") == {"a", "b", "c"} and api_keys(" ") == frozenset()
+
+
+def test_guessing_keys_is_throttled_but_the_right_key_still_works(guide_model):
+    with in_process(Settings(api_keys=frozenset([KEY]), failed_key_limit=10)) as client:
+        guesses = [
+            client.post("/v1/classify", json={"text": "A day."}, headers={"X-API-Key": f"guess-{i}"}) for i in range(12)
+        ]
+        assert [r.status_code for r in guesses] == [401] * 10 + [429] * 2
+        assert "wrong keys" in guesses[-1].json()["detail"] and int(guesses[-1].headers["Retry-After"]) >= 1
+        assert client.post("/v1/classify", json={"text": "A day."}, headers={"X-API-Key": KEY}).status_code == 200
+
+
+def test_idle_callers_are_forgotten():
+    limiter = RateLimiter(5, window=0.05)
+    for i in range(1000):  # a thousand addresses, each seen once
+        limiter(f"address 10.0.{i // 256}.{i % 256}")
+    time.sleep(0.1)  # a whole window later
+    limiter("address 10.1.0.1")
+    assert list(limiter.calls) == ["address 10.1.0.1"]
 
 
 # --- GraphQL -----------------------------------------------------------------------------------

@@ -112,26 +112,36 @@ ERRORS = {
 
 
 # --8<-- [start:guards]
-def whom(keys, x_api_key, address):
+def whom(keys, x_api_key, address, failures):
     """401 unless the X-API-Key header holds one of ``keys``. Returns whom the rate limit counts
     the call against: the key, or on an open server (no keys configured) the client's address,
-    so that inventing keys cannot buy more calls."""
+    so that inventing keys cannot buy more calls. A wrong key counts against its address in
+    ``failures``, a rate limiter of its own, so that guessing keys is throttled too: past that
+    limit the address gets 429, while a right key from it is still served."""
     if not keys:
         return f"address {address}"
     if x_api_key not in keys:
+        failures(f"address {address}")
         raise HTTPException(401, "missing or wrong API key: send it in the X-API-Key header")
     return x_api_key
 
 
 class RateLimiter:
-    """At most ``limit`` requests per ``window`` seconds per API key (a sliding window)."""
+    """At most ``limit`` requests per ``window`` seconds per API key (a sliding window). Callers
+    idle for a whole window are forgotten, so the table does not grow with every address seen."""
 
-    def __init__(self, limit, window=60.0):
-        self.limit, self.window, self.calls, self.lock = limit, window, defaultdict(deque), threading.Lock()
+    def __init__(self, limit, window=60.0, what="requests"):
+        self.limit, self.window, self.what = limit, window, what
+        self.calls, self.lock, self.swept = defaultdict(deque), threading.Lock(), time.monotonic()
 
     def __call__(self, key):
         now = time.monotonic()
         with self.lock:
+            if now - self.swept > self.window:  # at most once a window: drop the idle buckets
+                self.calls = defaultdict(
+                    deque, {k: c for k, c in self.calls.items() if c and c[-1] > now - self.window}
+                )
+                self.swept = now
             calls = self.calls[key]
             while calls and calls[0] <= now - self.window:
                 calls.popleft()
@@ -139,7 +149,7 @@ class RateLimiter:
                 retry = max(1, int(calls[0] + self.window - now) + 1)
                 raise HTTPException(
                     429,
-                    f"rate limit: {self.limit} requests per {self.window:g} s; retry later",
+                    f"rate limit: {self.limit} {self.what} per {self.window:g} s; retry later",
                     headers={"Retry-After": str(retry)},
                 )
             calls.append(now)
@@ -321,6 +331,7 @@ class Settings:
     max_wait: float = 0.01
     int8: bool = False
     graphql_explorer: bool = False
+    failed_key_limit: int = 10  # wrong keys per minute per address before it gets 429
 
 
 class Service:
@@ -329,6 +340,7 @@ class Service:
 
     def __init__(self, settings, metrics):
         self.settings, self.metrics, self.limiter = settings, metrics, RateLimiter(settings.rate_limit)
+        self.failures = RateLimiter(settings.failed_key_limit, what="wrong keys")
         self.model = self.tokenizer = self.batcher = self.failed = None
         self.clean = redact if settings.redact_input else (lambda text: text)
 
@@ -407,7 +419,8 @@ def caller(
 ) -> Service:
     """The API key and the rate limit, as one dependency of every route that costs compute:
     401 without a valid key, 429 past the limit; otherwise the Service, to serve the call."""
-    service.limiter(whom(service.settings.api_keys, x_api_key, request.client.host if request.client else "unknown"))
+    address = request.client.host if request.client else "unknown"
+    service.limiter(whom(service.settings.api_keys, x_api_key, address, service.failures))
     return service
 
 
