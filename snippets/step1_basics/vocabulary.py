@@ -16,12 +16,14 @@ from guide.data import stories
 # isort: split
 from guide import cli, write_metrics  # cli: the command line every example shares
 
+# --8<-- [start:constants]
 SENTENCE = "Mara Reed is a nurse in Ashford."
 SIZES = (256, 384, 512, 768, 2048)
 TRAIN_STORIES = 8000  # of the 8,086 training stories
 HELD_OUT = 200  # test stories, never trained on, that each size is measured on
 WIDTH = 128  # the guide's model's embedding width (Step 3): each token costs one row of this many weights
 CONTEXT = 128  # the guide's model's context, in tokens
+# --8<-- [end:constants]
 
 
 # --8<-- [start:measure]

@@ -6,11 +6,14 @@ mis-encoded text); the generator labelled each document, so we can count what ev
 catches and what it wrongly removes.
 """
 
+# --8<-- [start:imports]
 import hashlib
 import re
 
 import numpy as np
 
+# --8<-- [end:imports]
+# isort: split
 from guide import cli, write_metrics
 from guide.data import load_documents
 
