@@ -18,12 +18,15 @@ printed next to its budget at the end (guide.timing), and only a hang fails.
 from __future__ import annotations
 
 import contextlib
+import importlib
+import io
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,6 +124,33 @@ def run_example(
     return proc
 
 
+def refusal(path: str, *args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python snippets/<path> args...`` for a run that should refuse its input, called in this
+    process: the example's ``main(args)``, with its stdout, stderr and exit status captured as the
+    command line would show them (argparse's status 2, cli.command's status 1, and for any other
+    exception the traceback Python would print). What a reader sees, without the ten seconds a
+    fresh interpreter spends importing torch, transformers and TRL. Runs that should succeed, and
+    the multi-process ones, go through run_example."""
+    module = importlib.import_module(".".join(Path(path).with_suffix("").parts))
+    stdout, stderr, status = io.StringIO(), io.StringIO(), 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(cwd)
+        for name, value in {"GUIDE_DEVICE": "cpu", **(env or {})}.items():
+            patch.setenv(name, value)
+        patch.setattr(sys, "argv", [str(REPO / "snippets" / path), *args])
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                module.main(list(args))
+            except SystemExit as exit_:  # what the interpreter does with it
+                if isinstance(exit_.code, str):
+                    print(exit_.code, file=sys.stderr)
+                status = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+            except Exception:  # noqa: BLE001 -- a bare traceback is exactly what these tests look for
+                traceback.print_exc()
+                status = 1
+    return subprocess.CompletedProcess([sys.executable, path, *args], status, stdout.getvalue(), stderr.getvalue())
+
+
 # Options whose values are this run's folders, URLs or keys: they do not name the run
 UNLISTED = {"--out", "--save", "--url", "--key", "--model", "--reward-model", "--corpus"}
 
@@ -183,6 +213,12 @@ def pytest_terminal_summary(terminalreporter):
 def example():
     """run_example itself, for tests that need a run with other options or a failing one."""
     return run_example
+
+
+@pytest.fixture(scope="session")
+def refuses():
+    """refusal itself: a run that should refuse bad input, checked in this process."""
+    return refusal
 
 
 @pytest.fixture(scope="session")

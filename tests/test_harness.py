@@ -281,3 +281,17 @@ def test_the_lock_pins_every_requirement_at_its_version_with_hashes():
     # scripts/install.sh installs the lock with uv, which is pinned and hashed too
     uv_lock = (REPO / "requirements-uv.lock").read_text(encoding="utf-8")
     assert list(_pins(uv_lock)) == ["uv"] and "--hash=sha256:" in uv_lock
+
+
+def test_an_in_process_refusal_reads_as_the_command_line_would(refuses, monkeypatch, tmp_path):
+    """The ``refuses`` fixture calls main() in this process: argparse's exit status and message
+    come through, and an exception main() lets escape shows as the traceback Python would print,
+    so a test that asserts "no traceback" still catches it."""
+    import step6_evaluation.rag as rag  # noqa: PLC0415 -- the module whose main is replaced below
+
+    proc = refuses("step6_evaluation/rag.py", "--k", "9", cwd=tmp_path)
+    assert proc.returncode == 2 and "--k must be between 1 and 4" in proc.stderr
+    monkeypatch.setattr(rag, "main", lambda argv: print(f"got {argv}") or 1 / 0)
+    proc = refuses("step6_evaluation/rag.py", "--k", "9", cwd=tmp_path)
+    assert proc.returncode == 1 and proc.stdout == "got ['--k', '9']\n"
+    assert "Traceback" in proc.stderr and "ZeroDivisionError" in proc.stderr

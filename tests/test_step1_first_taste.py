@@ -62,5 +62,5 @@ def test_from_pretrained_local_folder(saved, tmp_path, taste, example):
         (["--prompt", "   "], "--prompt must contain some text"),
     ],
 )
-def test_bad_input_gets_a_clear_message(tmp_path, args, message, example):
-    refused(example("step1_basics/first_taste.py", *args, cwd=tmp_path, expect_ok=False), message)
+def test_bad_input_gets_a_clear_message(tmp_path, args, message, refuses):
+    refused(refuses("step1_basics/first_taste.py", *args, cwd=tmp_path), message)

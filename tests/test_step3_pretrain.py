@@ -143,21 +143,20 @@ def _bad_folders(tmp_path, guide_model):
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "corrupt", "unknown id"])
-def test_bad_model_gets_a_clear_message(case, tmp_path, guide_model, example):
+def test_bad_model_gets_a_clear_message(case, tmp_path, guide_model, refuses):
     model, message = _bad_folders(tmp_path, guide_model)[case]
-    refused(example("step1_basics/first_taste.py", "--model", model, cwd=tmp_path, expect_ok=False), message)
+    refused(refuses("step1_basics/first_taste.py", "--model", model, cwd=tmp_path), message)
 
 
-def test_empty_corpus_gets_a_clear_message(tmp_path, example):
+def test_empty_corpus_gets_a_clear_message(tmp_path, refuses):
     (tmp_path / "empty.txt").write_text("\n\n")
-    proc = example(
+    proc = refuses(
         "step3_pretraining/pretrain.py",
         "--corpus",
         str(tmp_path / "empty.txt"),
         "--save",
         str(tmp_path / "m"),
         cwd=tmp_path,
-        expect_ok=False,
     )
     assert proc.returncode != 0 and "has 0 training and 0 validation documents" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "m").exists()

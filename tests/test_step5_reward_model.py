@@ -73,8 +73,8 @@ def test_only_reward_differences_matter():
     assert bradley_terry_loss(a + 5, a) < bradley_terry_loss(a, a) < bradley_terry_loss(a, a + 5)
 
 
-def test_a_missing_reward_model_folder_says_what_to_do(example, tmp_path):
-    proc = example("step5_alignment/rlhf.py", "--reward-model", str(tmp_path / "nope"), cwd=tmp_path, expect_ok=False)
+def test_a_missing_reward_model_folder_says_what_to_do(refuses, tmp_path):
+    proc = refuses("step5_alignment/rlhf.py", "--reward-model", str(tmp_path / "nope"), cwd=tmp_path)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "reward_model.py --save" in proc.stderr
 

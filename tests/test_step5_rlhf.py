@@ -66,8 +66,8 @@ def test_kl_estimate_is_zero_for_the_reference_itself(guide_model):
     ("args", "message"),
     [(["--beta", "-1"], "--beta must be 0 or more"), (["--steps", "0"], "--steps must be at least 1")],
 )
-def test_bad_flags_say_what_is_wrong(example, tmp_path, args, message):
-    proc = example("step5_alignment/rlhf.py", *args, cwd=tmp_path, expect_ok=False)
+def test_bad_flags_say_what_is_wrong(refuses, tmp_path, args, message):
+    proc = refuses("step5_alignment/rlhf.py", *args, cwd=tmp_path)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
 
 

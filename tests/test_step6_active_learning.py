@@ -20,8 +20,8 @@ def test_both_start_from_the_same_random_labels(run):
     assert mean["random"][0] == mean["uncertainty"][0]
 
 
-def test_a_bad_target_says_what_to_pass(example, tmp_path):
-    proc = example("step6_evaluation/active_learning.py", "--target", "95", cwd=tmp_path, expect_ok=False)
+def test_a_bad_target_says_what_to_pass(refuses, tmp_path):
+    proc = refuses("step6_evaluation/active_learning.py", "--target", "95", cwd=tmp_path)
     assert proc.returncode == 2 and "between 0 and 1" in proc.stderr
 
 

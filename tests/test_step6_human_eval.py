@@ -43,14 +43,14 @@ def test_bradley_terry_and_elo_agree_on_a_clear_winner():
     assert bradley_terry(rows)["good"] > bradley_terry(rows)["bad"] and elo(rows)["good"] > elo(rows)["bad"]
 
 
-def test_the_file_round_trips_and_bad_lines_are_named(tmp_path, example):
+def test_the_file_round_trips_and_bad_lines_are_named(tmp_path, refuses):
     path = tmp_path / "judgements.jsonl"
     rows = simulate(n_items=5)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     assert load_judgements(path) == rows
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps({**rows[0], "choice": "both"}) + "\n")
-    proc = example("step6_evaluation/human_eval.py", "--judgements", str(path), cwd=tmp_path, expect_ok=False)
+    proc = refuses("step6_evaluation/human_eval.py", "--judgements", str(path), cwd=tmp_path)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert f"line {len(rows) + 1}: choice must be one of" in proc.stderr
 

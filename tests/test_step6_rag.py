@@ -61,8 +61,8 @@ def test_misspelt_names_keep_the_first_name_and_differ():
     assert "is a baker" in passage({"name": "A B", "job": "baker", "town": "T", "pet": "cat", "pet_name": "Z"})
 
 
-def test_a_bad_k_says_why(example, tmp_path):
-    proc = example("step6_evaluation/rag.py", "--k", "9", cwd=tmp_path, expect_ok=False)
+def test_a_bad_k_says_why(refuses, tmp_path):
+    proc = refuses("step6_evaluation/rag.py", "--k", "9", cwd=tmp_path)
     assert proc.returncode == 2 and "128-token context" in proc.stderr
 
 

@@ -127,8 +127,8 @@ def test_openapi_docs_describe_the_limits(server):
     assert server.get("/docs").status_code == 200
 
 
-def test_bad_flags_say_what_is_wrong(example, tmp_path):
-    proc = example("step7_deployment/app.py", "--port", "70000", cwd=tmp_path, expect_ok=False)
+def test_bad_flags_say_what_is_wrong(refuses, tmp_path):
+    proc = refuses("step7_deployment/app.py", "--port", "70000", cwd=tmp_path)
     assert proc.returncode == 2 and "--port must be between 1 and 65535" in proc.stderr
 
 

@@ -36,8 +36,8 @@ def test_the_page_shows_a_real_run_that_meets_the_target():
     assert all(largest[k] < one[k] for k in ("p50_ms", "p99_ms", "ttft_p50_ms"))
 
 
-def test_bad_flags_say_what_is_wrong(example, tmp_path):
-    proc = example("step7_deployment/benchmark.py", "--batches", "4,16", cwd=tmp_path, expect_ok=False)
+def test_bad_flags_say_what_is_wrong(refuses, tmp_path):
+    proc = refuses("step7_deployment/benchmark.py", "--batches", "4,16", cwd=tmp_path)
     assert proc.returncode == 2 and "--batches must start with 1" in proc.stderr
-    proc = example("step7_deployment/benchmark.py", "--batches", "1,many", cwd=tmp_path, expect_ok=False)
+    proc = refuses("step7_deployment/benchmark.py", "--batches", "1,many", cwd=tmp_path)
     assert proc.returncode == 2 and "numbers separated by commas" in proc.stderr
