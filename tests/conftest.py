@@ -52,11 +52,41 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    # The labs last: the examples they call have run by then, so the labs replay those runs.
-    # (On two workers, --dist loadscope hands each a whole module or page at a time: a module's
-    # example runs once, in a module fixture, and a page's blocks build on each other. Whichever
-    # of a lab and its example's test asks first runs the example; the other replays it.)
-    items.sort(key=lambda item: item.path.name == "test_labs.py")
+    """The order the work is handed out in. On two workers, --dist loadscope gives each a whole
+    module or page at a time (a module's example runs once, in a module fixture, and a page's
+    blocks build on each other), in the order collected here:
+
+    1. the module that pre-trains the guide's model, which most of the others wait for;
+    2. the modules that never use that model, so the other worker is busy meanwhile;
+    3. the other modules, then the pages;
+    4. the labs, each a unit of its own (pytest_xdist_make_scheduler below), so both workers
+       share them; Lab 5 first, as it alone trains a variant no test runs (plain DPO). By then
+       the examples they call have run, so the labs replay those runs. (Whichever of a lab and
+       its example's test asks first runs the example; the other replays it.)"""
+    uses_model = {item.path for item in items if "guide_model" in getattr(item, "fixturenames", ())}
+
+    def rank(item):
+        if item.path.name == "test_labs.py":
+            return (4, "[step5_lab]" not in item.name)
+        if item.path.name == "test_step3_pretrain.py":
+            return (1, False)
+        return (3 if item.path in uses_model or item.path.suffix == ".md" else 2, False)
+
+    items.sort(key=rank)  # stable: within a rank, the collection order
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent with -p no:xdist
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadscope, except that each lab is a unit of its own (see above)."""
+    if config.getvalue("dist") != "loadscope":
+        return None  # another --dist asked for: pytest-xdist's own
+    from xdist.scheduler import LoadScopeScheduling  # noqa: PLC0415 -- pytest-xdist is optional
+
+    class LabsApart(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if nodeid.startswith("tests/test_labs.py::") else super()._split_scope(nodeid)
+
+    return LabsApart(config, log)
 
 
 def _cache_log() -> list[dict]:
