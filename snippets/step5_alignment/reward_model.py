@@ -16,6 +16,7 @@ from guide import training_args
 
 # --8<-- [end:imports]
 # isort: split
+import json
 import sys
 from pathlib import Path
 
@@ -133,19 +134,14 @@ def load_reward_model(name_or_path=None):
     return load_classifier(name_or_path, num_labels=1, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
 
 
+STEPS = 200  # the default run's training steps
+
+
 def trained_reward_model(path=None, log=None):
     """The reward model the later examples optimise against: from ``path`` if given, else the
-    one this file trains, cached next to the guide's model (guide.cache) and trained again when
-    anything it is made from changes: this code, the preferences, the guide's model."""
-    log = log or (lambda msg: print(msg, file=sys.stderr))
-    if path is None:
-        base = guide_model(log=log)
-        code = [Path(m.__file__) for m in (guide.runtime, guide.world, classify, preferences)] + [Path(__file__)]
-        key = build_key(
-            *code, base / "model.safetensors", {"threads": guide.runtime.THREADS, "torch": torch.__version__}
-        )
-        path = cached_build(base.with_name("reward-model"), key, seed_everything_and_train, "the reward model", log)
-    elif not (Path(path) / "config.json").exists():
+    default run's (built_reward_model)."""
+    path = built_reward_model(log) if path is None else path
+    if not (Path(path) / "config.json").exists():
         raise GuideError(
             f"{path!r} holds no saved reward model (no config.json). Train one with: "
             f"python snippets/step5_alignment/reward_model.py --save {path}"
@@ -157,12 +153,29 @@ def trained_reward_model(path=None, log=None):
     return tokenizer, model
 
 
+def built_reward_model(log=None) -> Path:
+    """The folder of the default run's reward model (the loop above, on the guide's model, for
+    STEPS steps) with its learning curve (training.json): trained once, cached next to the
+    guide's model (guide.cache), and trained again when anything it is made from changes: this
+    code, the preferences, the guide's model. The default run of this file and the later steps
+    read the same one."""
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    base = guide_model(log=log)
+    code = [Path(m.__file__) for m in (guide.runtime, guide.world, classify, preferences)] + [Path(__file__)]
+    key = build_key(*code, base / "model.safetensors", {"threads": guide.runtime.THREADS, "torch": torch.__version__})
+    return cached_build(base.with_name("reward-model"), key, seed_everything_and_train, "the reward model", log)
+
+
 def seed_everything_and_train(save):
     seed_everything(0)
     tokenizer, model = load_reward_model(None)
-    model, _ = train_reward_model(model, tokenizer, annotate(preference_pairs("train", 2000)), [], every=10**9)
+    train, test = annotate(preference_pairs("train", 2000)), preference_pairs("test", 400)
+    start = time.perf_counter()
+    model, curve = train_reward_model(model, tokenizer, train, test, steps=STEPS)
+    seconds = time.perf_counter() - start
     model.save_pretrained(save)
     tokenizer.save_pretrained(save)
+    (Path(save) / "training.json").write_text(json.dumps({"curve": curve, "seconds": seconds}), encoding="utf-8")
 
 
 def plot_curve(curve, path):
@@ -179,28 +192,40 @@ def plot_curve(curve, path):
     fig.savefig(path, dpi=120)
 
 
+def train_here(args, model, tokenizer, train_pairs, test):
+    """Any other run: train here, with the loop above or with TRL. Returns (model, curve, seconds)."""
+    start = time.perf_counter()
+    if args.trainer == "scratch":
+        model, curve = train_reward_model(model, tokenizer, train_pairs, test, steps=args.steps)
+    else:
+        before = {"step": 0, **pair_accuracy(model, tokenizer, test)}
+        model, _ = train_with_trl(model, tokenizer, train_pairs, steps=args.steps)
+        curve = [before, {"step": args.steps, **pair_accuracy(model, tokenizer, test)}]
+    return model, curve, time.perf_counter() - start
+
+
 @cli.command
 def main(argv=None):
     parser = cli.parser(__doc__, model=True, out="reward_model.json and reward_model.png")
     parser.add_argument("--trainer", choices=["scratch", "trl"], default="scratch")
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--save", help="folder to save the trained reward model and tokenizer in")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
 
     logging.set_verbosity_error()
-    seed_everything(0)
-    tokenizer, model = load_reward_model(args.model)
     train, test = annotate(preference_pairs("train", 2000)), preference_pairs("test", 400)
-    start = time.perf_counter()
-    if args.trainer == "scratch":
-        model, curve = train_reward_model(model, tokenizer, train, test, steps=args.steps)
+    if args.trainer == "scratch" and args.model is None and args.steps == STEPS:
+        # the default run: the reward model the later steps use, trained once (built_reward_model)
+        folder = built_reward_model()
+        tokenizer, model = trained_reward_model(folder)
+        training = json.loads((folder / "training.json").read_text(encoding="utf-8"))
+        curve, seconds = training["curve"], training["seconds"]
     else:
-        before = {"step": 0, **pair_accuracy(model, tokenizer, test)}
-        model, _ = train_with_trl(model, tokenizer, train, steps=args.steps)
-        curve = [before, {"step": args.steps, **pair_accuracy(model, tokenizer, test)}]
-    seconds = time.perf_counter() - start
+        seed_everything(0)
+        tokenizer, model = load_reward_model(args.model)
+        model, curve, seconds = train_here(args, model, tokenizer, train, test)
     final = curve[-1]
 
     print(
