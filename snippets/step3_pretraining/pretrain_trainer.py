@@ -66,7 +66,7 @@ def make_trainer(model, train_set, val_set, steps):
 @cli.command
 def main(argv=None):
     parser = cli.parser(__doc__, out="pretrain_trainer.json")
-    parser.add_argument("--steps", type=int, default=120)
+    parser.add_argument("--steps", type=int, default=60)
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
