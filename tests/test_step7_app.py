@@ -130,6 +130,8 @@ def test_openapi_docs_describe_the_limits(server):
 def test_bad_flags_say_what_is_wrong(refuses, tmp_path):
     proc = refuses("step7_deployment/app.py", "--port", "70000", cwd=tmp_path)
     assert proc.returncode == 2 and "--port must be between 1 and 65535" in proc.stderr
+    proc = refuses("step7_deployment/app.py", "--max-queue", "0", cwd=tmp_path)
+    assert proc.returncode == 2 and "--max-queue must be at least 1" in proc.stderr
 
 
 def test_metrics_count_requests_latency_and_tokens(server):

@@ -7,7 +7,9 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -231,3 +233,40 @@ def test_the_explorer_flag_turns_them_on(guide_model):
     with in_process(Settings(graphql_explorer=True)) as client:
         assert client.get("/graphql", headers={"Accept": "text/html"}).status_code == 200
         assert "errors" not in client.post("/graphql", json={"query": "{ __schema { types { name } } }"}).json()
+
+
+def test_a_flood_of_generations_is_refused_with_503_once_the_queue_is_full(guide_model):
+    """Admission control: with the model busy and --max-queue requests waiting, the next one gets
+    503 and Retry-After at once, instead of joining a queue that grows without bound; the
+    waiting ones are still served, and the probes still answer."""
+    settings = Settings(api_keys=frozenset([KEY]), rate_limit=1000, max_batch=1, max_queue=2, timeout=60)
+    with in_process(settings, headers={"X-API-Key": KEY}) as client:
+        batcher = client.app.state.service.batcher
+        busy, release, run = threading.Event(), threading.Event(), batcher.run
+
+        def held(batch):  # the model is busy until the test releases it
+            busy.set()
+            release.wait(60)
+            run(batch)
+
+        batcher.run = held
+        payload = {"prompt": "Mara Lane is a nurse in Ashford.", "max_new_tokens": 4}
+        with ThreadPoolExecutor(3) as pool:
+            admitted = [pool.submit(client.post, "/v1/generate", json=payload)]
+            assert busy.wait(30), "the first request never reached the model"
+            admitted += [pool.submit(client.post, "/v1/generate", json=payload) for _ in range(2)]
+            _wait_until(lambda: batcher.queue.qsize() == 2)
+            refused = client.post("/v1/generate", json=payload)
+            assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+            assert "2 requests are waiting" in refused.json()["detail"]
+            assert client.get("/health").status_code == 200
+            release.set()
+            assert [f.result(timeout=60).status_code for f in admitted] == [200, 200, 200]
+        assert client.post("/v1/generate", json=payload).status_code == 200  # the queue drained
+
+
+def _wait_until(condition, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held: the service hangs"
+        time.sleep(0.01)

@@ -104,7 +104,7 @@ ERRORS = {
         (401, "missing or wrong API key"),
         (413, f"the request body is over {MAX_BODY_BYTES} bytes"),
         (429, "rate limit; see Retry-After"),
-        (503, "the model is still loading"),
+        (503, "the model is still loading, or too many requests are waiting; see Retry-After"),
         (504, "the request timed out"),
     ]
 }
@@ -329,6 +329,7 @@ class Settings:
     timeout: float = 10.0
     max_batch: int = 16
     max_wait: float = 0.01
+    max_queue: int = 64  # generations waiting for the batcher; past it, new ones get 503 at once
     int8: bool = False
     graphql_explorer: bool = False
     failed_key_limit: int = 10  # wrong keys per minute per address before it gets 429
@@ -375,8 +376,17 @@ class Service:
         return ids
 
     def start(self, req, on_token):
-        """Queue a generation for the batcher; ``on_token`` hears each token, then None."""
+        """Queue a generation for the batcher; ``on_token`` hears each token, then None. A full
+        queue is a 503 at once (admission control): a request that would wait past its timeout
+        is refused while the client can still go elsewhere, and memory stays bounded."""
         ids = self.encode(req.prompt, req.max_new_tokens)  # first: a 503 or 422 before anything is queued
+        waiting = self.batcher.queue.qsize()
+        if waiting >= self.settings.max_queue:
+            raise HTTPException(
+                503,
+                f"the server is busy: {waiting} requests are waiting for the model; retry in a second",
+                headers={"Retry-After": "1"},
+            )
         return self.batcher.submit(Job(ids, req.max_new_tokens, req.temperature, on_token))
 
     async def generate(self, req: GenerateRequest) -> GenerateResponse:
@@ -554,6 +564,9 @@ def parse_args(argv=None):
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds a request may take before a 504")
     parser.add_argument("--max-batch", type=int, default=16, help="requests per generate() call (1: no batching)")
     parser.add_argument("--max-wait-ms", type=float, default=10.0, help="how long a batch waits to fill up")
+    parser.add_argument(
+        "--max-queue", type=int, default=64, help="generations that may wait for the model; past it, 503 at once"
+    )
     parser.add_argument("--int8", action="store_true", help="serve the model with int8 dynamic quantisation")
     parser.add_argument("--redact-input", action="store_true", help="redact personal data before the model sees it")
     parser.add_argument(
@@ -572,6 +585,8 @@ def parse_args(argv=None):
         parser.error("--rate-limit must be at least 1")
     if args.timeout <= 0 or args.max_batch < 1 or args.max_wait_ms < 0:
         parser.error("--timeout must be positive, --max-batch at least 1 and --max-wait-ms not negative")
+    if args.max_queue < 1:
+        parser.error("--max-queue must be at least 1")
     return args
 
 
@@ -595,6 +610,7 @@ def main(argv=None):
         timeout=args.timeout,
         max_batch=args.max_batch,
         max_wait=args.max_wait_ms / 1000,
+        max_queue=args.max_queue,
         int8=args.int8,
         graphql_explorer=args.graphql_explorer,
     )
