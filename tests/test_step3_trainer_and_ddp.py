@@ -56,7 +56,7 @@ def test_two_processes_stay_in_sync_and_learn(launcher, tmp_path, page_output, r
                 cwd=tmp_path,
                 launcher=launcher,
                 expect_ok=False,
-                timeout=240,  # about ten times a normal run: past it, the run hangs
+                timeout=150,  # about five times a normal run: past it, the run hangs
             )
         except pytest.fail.Exception:
             return None  # it hung
@@ -66,7 +66,8 @@ def test_two_processes_stay_in_sync_and_learn(launcher, tmp_path, page_output, r
     if at_exit and (tmp_path / "ddp.json").exists():
         # Seen rarely under pytest: a rank aborts, or deadlocks (gloo's process group joins its
         # worker thread while holding the GIL), while exiting, after all work is done and
-        # written. Say so, and require a clean second run.
+        # written (the deadlock is not fixed: holding every tensor a collective touched until
+        # after destroy_process_group did not stop it). Say so, and require a clean second run.
         warnings.warn(
             f"a DDP rank aborted or hung at exit; retrying once:\n{proc and proc.stderr[-1500:]}", stacklevel=1
         )
