@@ -54,7 +54,10 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(items):
     """The order the work is handed out in. On two workers, --dist loadscope gives each a whole
     module or page at a time (a module's example runs once, in a module fixture, and a page's
-    blocks build on each other), in the order collected here:
+    blocks build on each other). pytest-xdist hands out the units with the most tests first;
+    among units of the same size, the order collected here decides. (With
+    --no-loadscope-reorder this order alone would decide; one clean-clone run with it took
+    1106 s against 970 s without, so it is not on.) The order collected:
 
     1. the module that pre-trains the guide's model, which most of the others wait for;
     2. the modules that never use that model, so the other worker is busy meanwhile;
