@@ -117,6 +117,9 @@ class SnippetRun:
         return json.loads(path.read_text(encoding="utf-8"))
 
 
+EXAMPLE_ENV = {"GUIDE_DEVICE": "cpu"}  # every example runs on the CPU, so numbers match the page; --device still wins
+
+
 def run_example(
     path: str,
     *args: str,
@@ -131,8 +134,7 @@ def run_example(
     defaults to the example's hang guard (guide.timing): a test fails on time only when the
     example hangs; its time goes into the table printed at the end of the run."""
     script = REPO / "snippets" / path
-    # GUIDE_DEVICE=cpu so numbers match the page; a --device option still wins
-    full_env = {**os.environ, "GUIDE_DEVICE": "cpu", "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env = {**os.environ, **EXAMPLE_ENV, "PYTHONUNBUFFERED": "1", **(env or {})}
     command = [sys.executable, *launcher, str(script), *args]
     timeout = timeout or hang_guard(path, args)
     start, logged = time.perf_counter(), len(_cache_log())
@@ -168,7 +170,7 @@ def refusal(path: str, *args: str, cwd: Path, env: dict | None = None) -> subpro
     stdout, stderr, status = io.StringIO(), io.StringIO(), 0
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(cwd)
-        for name, value in {"GUIDE_DEVICE": "cpu", **(env or {})}.items():
+        for name, value in {**EXAMPLE_ENV, **(env or {})}.items():
             patch.setenv(name, value)
         patch.setattr(sys, "argv", [str(REPO / "snippets" / path), *args])
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -326,7 +328,7 @@ def service(guide_model, tmp_path_factory):
     """app.py started once per session on a free 127.0.0.1 port (keys required, a rate limit),
     as an httpx client with the first key set. ``.startup_seconds``, ``.log_path``, ``.base``."""
     log = tmp_path_factory.mktemp("service") / "server.log"
-    env = {"GUIDE_API_KEYS": ",".join(SERVICE_KEYS), "GUIDE_DEVICE": "cpu"}
+    env = {"GUIDE_API_KEYS": ",".join(SERVICE_KEYS), **EXAMPLE_ENV}
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         try:

@@ -137,6 +137,11 @@ def load_reward_model(name_or_path=None):
 STEPS = 200  # the default run's training steps
 
 
+def pairs():
+    """(training pairs, as the annotators labelled them; 400 held-out pairs about other people)."""
+    return annotate(preference_pairs("train", 2000)), preference_pairs("test", 400)
+
+
 def trained_reward_model(path=None, log=None):
     """The reward model the later examples optimise against: from ``path`` if given, else the
     default run's (built_reward_model)."""
@@ -169,7 +174,7 @@ def built_reward_model(log=None) -> Path:
 def seed_everything_and_train(save):
     seed_everything(0)
     tokenizer, model = load_reward_model(None)
-    train, test = annotate(preference_pairs("train", 2000)), preference_pairs("test", 400)
+    train, test = pairs()
     start = time.perf_counter()
     model, curve = train_reward_model(model, tokenizer, train, test, steps=STEPS)
     seconds = time.perf_counter() - start
@@ -215,7 +220,7 @@ def main(argv=None):
         parser.error("--steps must be at least 1")
 
     logging.set_verbosity_error()
-    train, test = annotate(preference_pairs("train", 2000)), preference_pairs("test", 400)
+    train, test = pairs()
     if args.trainer == "scratch" and args.model is None and args.steps == STEPS:
         # the default run: the reward model the later steps use, trained once (built_reward_model)
         folder = built_reward_model()
