@@ -78,6 +78,7 @@ EXAMPLES = [
     Example("step6_evaluation/rag.py", budget_s=75),
     Example("step7_deployment/app.py", budget_s=20, server=True),
     Example("step7_deployment/privacy.py", budget_s=10),
+    Example("step7_deployment/siege.py", budget_s=30),
     Example("step7_deployment/quantize.py", budget_s=30),
     Example("step7_deployment/client.py", budget_s=30),
     Example("step7_deployment/langchain_llm.py", budget_s=30),

@@ -2,7 +2,7 @@
 generates one request at a time, then from servers that micro-batch. Throughput, p50/p99
 latency and time to first token for each.
 
-Run it: ``python snippets/step7_deployment/benchmark.py`` (about a minute). ``--page`` also
+Run it: ``python snippets/step7_deployment/benchmark.py`` (about two minutes on two cores). ``--page`` also
 writes the table, the numbers and the plot that the Step 7 page shows (docs/generated/).
 """
 

@@ -17,10 +17,16 @@ import httpx
 APP = Path(__file__).with_name("app.py")
 
 
+class Base(str):
+    """The server's base URL, which also knows the server's process id (``.pid``)."""
+
+    pid: int
+
+
 @contextlib.contextmanager
 def running_server(*args, env=None, log=None, ready_within=90, ready_path="/ready"):
     """Start app.py on a free 127.0.0.1 port, wait until ``ready_path`` answers 200, yield its
-    base URL, stop it."""
+    base URL (a Base: ``.pid`` is the server's process), stop it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -42,6 +48,8 @@ def running_server(*args, env=None, log=None, ready_within=90, ready_path="/read
                 if httpx.get(f"{base}{ready_path}", timeout=5).status_code == 200:
                     break
             time.sleep(0.1)
+        base = Base(base)
+        base.pid = proc.pid
         yield base
     finally:
         proc.terminate()
