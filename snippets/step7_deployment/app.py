@@ -298,10 +298,10 @@ def graphql_router(explorer=False):
     def context(service: Admitted):  # the REST routes' dependency: 401 or 429 before the query runs
         return {"service": service}
 
-    limits = [
-        MaxAliasesLimiter(GRAPHQL_LIMITS["aliases"]),
-        QueryDepthLimiter(GRAPHQL_LIMITS["depth"]),
-        MaxTokensLimiter(GRAPHQL_LIMITS["tokens"]),
+    limits = [  # factories: Strawberry makes a fresh extension for each request
+        lambda: MaxAliasesLimiter(GRAPHQL_LIMITS["aliases"]),
+        lambda: QueryDepthLimiter(GRAPHQL_LIMITS["depth"]),
+        lambda: MaxTokensLimiter(GRAPHQL_LIMITS["tokens"]),
     ]
     schema = strawberry.Schema(query=Query, extensions=[*limits, *([] if explorer else [DisableIntrospection])])
     router = GraphQLRouter(
