@@ -59,6 +59,32 @@ def test_cross_attention_matches_nn_multiheadattention():
     assert (ours(x, context=memory) - theirs(x, memory, memory)[0]).abs().max() < TOL
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_block_matches_nn_transformer_encoder_layer(masked):
+    """The whole block, not just its attention: PyTorch's pre-LN encoder layer with GELU and
+    no dropout is the same computation, once its weights are copied into ours."""
+    torch.manual_seed(2)
+    theirs = nn.TransformerEncoderLayer(
+        16, 4, dim_feedforward=64, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+    ).eval()
+    ours = TransformerBlock(16, 4)
+    copy_from_torch(ours.attn, theirs.self_attn)
+    with torch.no_grad():
+        for mine, torchs in [
+            (ours.ln1, theirs.norm1),
+            (ours.ln2, theirs.norm2),
+            (ours.ff[0], theirs.linear1),
+            (ours.ff[2], theirs.linear2),
+        ]:
+            mine.weight.copy_(torchs.weight)
+            mine.bias.copy_(torchs.bias)
+    x = torch.randn(3, 5, 16)
+    mask = causal_mask(5) if masked else None
+    with torch.no_grad():
+        expected = theirs(x, src_mask=None if mask is None else ~mask)  # PyTorch's True means "may not attend"
+        assert (ours(x, mask=mask) - expected).abs().max() < TOL
+
+
 def test_block_is_causal_under_the_mask():
     torch.manual_seed(0)
     block = TransformerBlock(16, 4)

@@ -68,7 +68,8 @@ def evaluate(policy, reference, reward, tokenizer, prompts, samples=4):
 def optimise(policy, tokenizer, reward, train_prompts, beta, steps=60, lr=5e-4, batch=16, on_step=None):
     """GRPO from TRL: for each prompt sample a group of 8 completions, score each with
     reward(prompts, completions), and use (reward - group mean) / group std as its advantage.
-    The loss is the PPO clipped objective on those advantages plus beta x KL(policy || ref)."""
+    The loss is the PPO clipped objective on those advantages plus beta x KL(policy || ref);
+    with one update per batch of samples, as here, the ratio is 1 and the clip never acts."""
     args = training_args(  # the guide's defaults (guide/runtime.py: bf16 off, no checkpoints, ...)
         GRPOConfig,
         max_steps=steps,
