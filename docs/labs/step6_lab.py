@@ -53,8 +53,9 @@ display(Image(filename=str(out / "metrics.png")))
 # %% [markdown]
 # ## Forgetting, with and without replay
 #
-# Perplexity (log scale) on the old stories, on the new registry entries, and on entries in a
-# phrasing no run trained on, every 20 steps of fine-tuning.
+# Perplexity (log scale) on held-out stories, on the registry entries trained on, on the
+# entries of people no run trained on, and on entries in a phrasing no run trained on, every 20
+# steps of fine-tuning.
 
 # %%
 continual.main(["--out", str(out)])
@@ -76,7 +77,7 @@ display(Image(filename=str(out / "active_learning.png")))
 m, c, a = result("metrics")["reports"], result("continual"), result("active_learning")
 lazy = m["skewed test set, always 'good day'"]
 assert lazy["accuracy"] > 0.9 and lazy["recall_bad_days"] == 0, "the lazy classifier should look good and be useless"
-growth = {name: run[-1]["old: stories"] / run[0]["old: stories"] for name, run in c.items()}
+growth = {name: run[-1]["old: held-out stories"] / run[0]["old: held-out stories"] for name, run in c["curves"].items()}
 alone = growth.pop("new data only")
 assert alone > 5 and max(growth.values()) < 1.25, "forgetting without replay, none with it"
 assert a["needed"]["uncertainty"] <= a["needed"]["random"] / 2, "uncertainty sampling should halve the labels"

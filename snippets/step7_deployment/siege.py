@@ -32,11 +32,11 @@ from step7_deployment.loopback import running_server
 
 GENERATED = Path(__file__).resolve().parents[2] / "docs" / "generated"
 
-KEY = "siege-key"  # the one key the besieged server accepts
+
+# --8<-- [start:regex]
 FIRST_DRAFT_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")  # the service's email pattern until it froze
 
 
-# --8<-- [start:regex]
 def seconds_to_redact(pattern, size):
     """How long the pattern takes to find the emails in ``size`` characters of "1-1-1-…", which
     hold none: the body one attacker sent to freeze the server."""
@@ -48,6 +48,7 @@ def seconds_to_redact(pattern, size):
 
 
 # --8<-- [start:attacks]
+KEY = "siege-key"  # the one key the besieged server accepts
 GENERATE, CLASSIFY, GRAPHQL = "/v1/generate", "/v1/classify", "/graphql"
 JSON = {"Content-Type": "application/json", "X-API-Key": KEY}
 ALIASES = " ".join(f'g{i}: generate(prompt: "Hi", maxNewTokens: 64) {{ text }}' for i in range(10))
