@@ -29,7 +29,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # one worker alone. The recorded outputs are made this way too (guide.machine's fingerprint
 # counts the threads). Set before anything imports guide.runtime, which reads it once.
 os.environ.setdefault("GUIDE_THREADS", "1")
-torch.set_num_threads(min(int(os.environ["GUIDE_THREADS"]), os.cpu_count() or 1))
+from guide.runtime import set_threads  # noqa: E402 -- after GUIDE_THREADS is set: guide.runtime reads it on import
+
+set_threads()
 
 
 def pytest_addoption(parser):

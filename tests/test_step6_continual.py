@@ -2,10 +2,13 @@
 phrasings of the new data generalise to a phrasing it never saw; and what 80 steps teach the
 guide's model is the format of an entry, not the facts in it."""
 
+import math
+
 import pytest
 
 from guide.model import guide_model_dir, load_causal_lm
 from guide.scoring import choose, log_prob
+from guide.world import JOBS, PETS, TOWNS
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +48,17 @@ def test_replay_learns_the_new_documents_as_well_as_new_data_alone(run):
 def test_the_model_learns_the_format_of_an_entry_not_the_facts_in_it(run):
     """What the page says plainly: the entries of people it trained on are no easier for the
     model than the entries of people it never saw, and asked for a trained person's job, town
-    or pet it does no better than chance (8%, 8%, 14%) plus the noise of 60 questions. A model
-    that memorised the facts would fail this, and the page would have to say so."""
+    or pet it does no better than chance (1 in 12, 1 in 12, 1 in 7) plus three standard
+    deviations of 60 guesses. A model that had learnt even a fifth of the jobs would fail this,
+    and the page would have to say so."""
     metrics = run.metrics("continual")
     for curve in metrics["curves"].values():
         end = curve[-1]
         assert end["new: trained entries"] > end["new: other people's entries"] / 1.5
+    chance = {"job": 1 / len(JOBS), "town": 1 / len(TOWNS), "pet": 1 / len(PETS)}
     for name, facts in metrics["recall"].items():
-        assert max(facts.values()) < 0.3, (name, facts)
+        for fact, p in chance.items():
+            assert facts[fact] < p + 3 * math.sqrt(p * (1 - p) / 60), (name, fact, facts)
 
 
 def test_choose_picks_what_log_prob_ranks_first(guide_model):
@@ -63,6 +69,7 @@ def test_choose_picks_what_log_prob_ranks_first(guide_model):
         ("Mara Lane is a baker. Mara Lane lives in", ["Ashford", "Brookvale", "Cobble Hill"]),
         ("The day was good. Sam", ["was happy.", "was upset.", "went to the market and was happy."]),
         ("Registry entry. Name: Ana Moss. Job:", ["baker", "teacher", "nurse", "engineer"]),
+        ("Mara was happy. " * 60 + "Ana Moss lives in", ["Ashford", "Cobble Hill"]),  # longer than the context
     ]:
         for ending in (" {}", " {}."):  # the quiz's endings, and the RAG reader's
             scores = [log_prob(model, tokenizer, prefix, ending.format(o)) for o in options]

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from step7_deployment.app import Settings
-from step7_deployment.siege import ATTACKS, report
+from step7_deployment.siege import ATTACKS, GUESSES, report
 from testing_utils import GENERATED
 
 RECORD = GENERATED / "step7_siege.json"
@@ -21,7 +21,7 @@ def held(result):
     # One caller with a new X-Forwarded-For on every request is still one address: its first
     # wrong keys get 401 and the rest 429. (Uvicorn's default trusts the header from
     # 127.0.0.1: every request was a new address, every answer a 401, and guessing was free.)
-    forged = result["statuses"]["wrong keys, each from a forged X-Forwarded-For"]
+    forged = result["statuses"][GUESSES]
     assert forged == {"401": failed_key_limit, "429": result["rounds"] - failed_key_limit}
     assert result["graphql_tokens"] == 0  # the alias attack generated nothing
     assert result["health_seconds"] and all(t != float("inf") for t in result["health_seconds"])  # all 200s

@@ -29,16 +29,22 @@ def log_prob(model, tokenizer, prefix, ending):
 @torch.no_grad()
 def choose(model, tokenizer, prefix, options, ending=" {}"):
     """The option whose ending (``ending`` filled with it) the model finds most likely after
-    ``prefix``: log_prob for each, computed for all of them in one padded batch."""
+    ``prefix``: log_prob of each, all computed in one batch, right-padded so that the padding
+    comes after every real token and changes none of their log-probabilities."""
     a = tokenizer(prefix)["input_ids"]
     endings = [tokenizer(ending.format(option))["input_ids"] for option in options]
-    width = len(a) + max(len(b) for b in endings)
+    rows = [a[-(model.config.n_positions - len(b) - 16) :] for b in endings]  # cut as log_prob cuts it
+    width = max(len(r) + len(b) for r, b in zip(rows, endings))
     ids = torch.full((len(endings), width), tokenizer.pad_token_id)
     attention = torch.zeros_like(ids)
-    for i, b in enumerate(endings):  # right-padded: the padding comes after every real token
-        ids[i, : len(a) + len(b)], attention[i, : len(a) + len(b)] = torch.tensor(a + b), 1
+    for i, (r, b) in enumerate(zip(rows, endings)):
+        ids[i, : len(r) + len(b)], attention[i, : len(r) + len(b)] = torch.tensor(r + b), 1
     logp = model(input_ids=ids.to(model.device), attention_mask=attention.to(model.device)).logits.log_softmax(-1)
-    scores = [sum(logp[i, len(a) - 1 + j, t].item() for j, t in enumerate(b)) for i, b in enumerate(endings)]
+    shift = logp.shape[1] - ids.shape[1]  # prompt tuning returns logits for its virtual tokens too
+    scores = [
+        sum(logp[i, shift + len(r) - 1 + j, t].item() for j, t in enumerate(b))
+        for i, (r, b) in enumerate(zip(rows, endings))
+    ]
     return options[max(range(len(options)), key=scores.__getitem__)]
     # --8<-- [end:choose]
 

@@ -83,6 +83,9 @@ def fine_tune(model, new_blocks, old_blocks, evals, steps=80, replay=0.0, lr=2e-
     # --8<-- [end:loop]
 
 
+STEPS, BATCH = 80, 16  # each run's fine-tuning
+
+
 @cli.command
 def main(argv=None):
     parser = cli.parser(__doc__, model=True, out="continual.json and continual.png")
@@ -114,14 +117,15 @@ def main(argv=None):
         "new data + 25% replay": (PHRASINGS[:1], 0.25),
         "augmented (3 phrasings) + replay": (PHRASINGS[:3], 0.25),
     }
-    results, recalled = {}, {}
+    results, recalled, exposures = {}, {}, {}
     for name, (phrasings, replay) in runs.items():
         seed_everything(0)
         _, model = load_causal_lm(args.model or guide_model(), log=lambda _: None)
         recalled.setdefault("before fine-tuning", recall(model, tokenizer, quizzed))
         new = token_blocks(tokenizer, registry(train_people, phrasings))
-        model, curve = fine_tune(model, new, old_train, evals, replay=replay)
+        model, curve = fine_tune(model, new, old_train, evals, steps=STEPS, batch=BATCH, replay=replay)
         results[name], recalled[name] = curve, recall(model, tokenizer, quizzed)
+        exposures[name] = STEPS * (BATCH - round(BATCH * replay)) / len(new)  # times each new block was trained on
 
     words = lambda texts: sum(len(t.split()) for t in texts)  # noqa: E731
     tokens = lambda texts: sum(len(i) for i in tokenizer(texts)["input_ids"])  # noqa: E731
@@ -131,11 +135,15 @@ def main(argv=None):
         f"tokens per word: stories {tokens(stories['test'][:300]) / words(stories['test'][:300]):.2f}, "
         f"registry entries {tokens(new_texts) / words(new_texts):.2f}"
     )
-    print("perplexity before -> after 80 steps of fine-tuning")
+    print(f"perplexity before -> after {STEPS} steps of fine-tuning")
     print(f"| run | {' | '.join(evals)} |\n|---|" + "---:|" * len(evals))
     for name, curve in results.items():
         cells = " | ".join(f"{math.exp(curve[0][k]):.1f} -> {math.exp(curve[-1][k]):.1f}" for k in evals)
         print(f"| {name} | {cells} |")
+    print(
+        "times each trained entry went through the model: "
+        + ", ".join(f"{n:.0f} ({name})" for name, n in exposures.items())
+    )
     print(
         f"facts recalled, for {len(quizzed)} of the people trained on (chance: 8% for a job or a town, 14% for a pet)"
     )
@@ -154,6 +162,7 @@ def main(argv=None):
                 for name, curve in results.items()
             },
             "recall": recalled,
+            "exposures": exposures,
         },
     )
 

@@ -11,21 +11,22 @@ guide's on the input that froze the server.
 
 # --8<-- [start:imports]
 import re
-import statistics
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import psutil
 
 from step7_deployment.privacy import EMAIL
 
 # --8<-- [end:imports]
 # isort: split
 import json
+import statistics
 from pathlib import Path
+
+import psutil
 
 from guide import cli  # the command line every example shares
 from step7_deployment.loopback import running_server
@@ -53,6 +54,7 @@ GENERATE, CLASSIFY, GRAPHQL = "/v1/generate", "/v1/classify", "/graphql"
 JSON = {"Content-Type": "application/json", "X-API-Key": KEY}
 ALIASES = " ".join(f'g{i}: generate(prompt: "Hi", maxNewTokens: 64) {{ text }}' for i in range(10))
 FORGED = '{"event": "request", "route": "/v1/generate", "status": 200}'
+GUESSES = "wrong keys, each from a forged X-Forwarded-For"  # sent with a new "address" each time
 
 # name: (path, headers, body, the statuses a safe service answers)
 ATTACKS = {
@@ -70,7 +72,7 @@ ATTACKS = {
         httpx.Request("POST", "/", json={"query": f'{{ generate(prompt: "Hi", maxNewTokens: """{FORGED}""") {{ text }} }}'}).content,
         "200+error",
     ),
-    "wrong keys, each from a forged X-Forwarded-For": (CLASSIFY, {"X-API-Key": "guess"}, b'{"text": "A day."}', "401 429"),
+    GUESSES: (CLASSIFY, {"X-API-Key": "guess"}, b'{"text": "A day."}', "401 429"),
 }  # fmt: skip
 # --8<-- [end:attacks]
 
@@ -78,29 +80,31 @@ ATTACKS = {
 # --8<-- [start:siege]
 def siege(base, rounds, workers=8):
     """Send every attack ``rounds`` times, interleaved, from ``workers`` threads at once, while a
-    probe asks /health every 20 ms. Returns ({attack: Counter of statuses}, /health latencies in
-    seconds (inf for an answer other than 200), tokens generated for anything but the real work)."""
-    seen = {name: Counter() for name in ATTACKS}
+    probe asks /health again 20 ms after each answer. Returns ({attack: Counter of statuses},
+    /health latencies in seconds (inf for no answer, or one other than 200), tokens generated
+    for anything but the real work)."""
     work = [name for _ in range(rounds) for name in ATTACKS]
-    health, done, real_tokens = [], threading.Event(), Counter()
+    health, done = [], threading.Event()
 
     def probe():
         with httpx.Client(base_url=base, timeout=30) as client:
             while not done.is_set():
                 start = time.perf_counter()
-                answered = client.get("/health").status_code == 200
+                try:
+                    answered = client.get("/health").status_code == 200
+                except httpx.HTTPError:  # a timeout, a refused connection: the server did not answer
+                    answered = False
                 health.append(time.perf_counter() - start if answered else float("inf"))
                 time.sleep(0.02)
 
-    def send(client, i, name):
+    def send(client, i, name):  # -> (name, status, tokens generated for it)
         path, headers, body, _ = ATTACKS[name]
-        if "X-Forwarded-For" in name:
-            headers = {**headers, "X-Forwarded-For": f"203.0.113.{i % 250}"}  # a new "address" each time
+        if name == GUESSES:
+            headers = {**headers, "X-Forwarded-For": f"203.0.113.{i % 250}"}
         r = client.post(path, content=body, headers=headers)
-        refused_in_graphql = path == GRAPHQL and r.status_code == 200 and r.json().get("errors")
-        seen[name]["200+error" if refused_in_graphql else str(r.status_code)] += 1  # GraphQL's way to say no
-        if path == GENERATE and r.status_code == 200:
-            real_tokens["generated"] += r.json()["tokens"]
+        if path == GRAPHQL and r.status_code == 200 and r.json().get("errors"):
+            return name, "200+error", 0  # GraphQL's way to say no
+        return name, str(r.status_code), r.json()["tokens"] if path == GENERATE and r.status_code == 200 else 0
 
     def tokens_so_far(client):
         lines = client.get("/metrics").text.splitlines()
@@ -112,11 +116,15 @@ def siege(base, rounds, workers=8):
         prober.start()
         try:
             with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(lambda job: send(client, *job), enumerate(work)))
+                answers = list(pool.map(lambda job: send(client, *job), enumerate(work)))
         finally:
             done.set()
             prober.join()
-        return seen, health, tokens_so_far(client) - before - real_tokens["generated"]
+        seen = {name: Counter() for name in ATTACKS}
+        for name, status, _ in answers:  # counted here, in one thread
+            seen[name][status] += 1
+        real_work = sum(tokens for *_, tokens in answers)
+        return seen, health, tokens_so_far(client) - before - real_work
     # --8<-- [end:siege]
 
 
@@ -169,10 +177,11 @@ def main(argv=None):
     }
     megabyte = seconds_to_redact(EMAIL, 1_000_000)
     with running_server("--rate-limit", 100_000, env={"GUIDE_API_KEYS": KEY}) as base:
-        with httpx.Client(base_url=base, timeout=60) as client:  # the first calls allocate what serving needs
-            for name in list(ATTACKS)[:2]:
-                path, headers, body, _ = ATTACKS[name]
-                client.post(path, content=body, headers=headers).raise_for_status()
+        with httpx.Client(base_url=base, timeout=60) as client, ThreadPoolExecutor(8) as pool:
+            # the first calls, one batch of them at once, allocate what serving needs
+            real = [ATTACKS[name] for name in list(ATTACKS)[:2]] * 8
+            for r in pool.map(lambda a: client.post(a[0], content=a[2], headers=a[1]), real):
+                r.raise_for_status()
         memory = psutil.Process(base.pid)
         before = memory.memory_info().rss
         seen, health, graphql_tokens = siege(base, args.rounds)
