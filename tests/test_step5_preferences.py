@@ -24,6 +24,16 @@ def test_the_rule_scores_the_day_then_the_ending():
     assert judge(" On Monday, the diners left left without paying paying paying. Ana was upset. Ana") == -2
 
 
+def test_each_blank_takes_only_the_worlds_words():
+    """A post-training sample that a rule with a catch-all in each blank (`.+?`) called a good
+    story: the blank for what the job makes holds "the best catalogues"."""
+    sample = " On Monday, the town council gave her a prize for the best the best catalogues in Ashford. Amara was happy."
+    assert judge(sample) == -2
+    assert judge(sample.replace("the best the best", "the best")) == 1.5
+    assert judge(" On Monday, a fire broke out at the moon, and the bread was ruined. Amara was upset.") == -2
+    assert judge(" He has a dragon called Luna. On Monday, the diners left without paying. Ana was upset.") == -2
+
+
 def test_pairs_cover_every_kind_and_held_out_people_are_new():
     train, test = preference_pairs("train", 2000), preference_pairs("test", 400)
     for pairs in (train, test):

@@ -11,7 +11,7 @@ import random
 import re
 from collections import Counter
 
-from guide.world import BAD, DAYS, FEEL_BAD, FEEL_GOOD, GOOD, JOBS, SEED, TOWNS, make_people
+from guide.world import BAD, DAYS, FEEL_BAD, FEEL_GOOD, GOOD, JOBS, PET_NAMES, PETS, SEED, TOWNS, make_people
 
 # --8<-- [end:imports]
 # isort: split
@@ -19,11 +19,40 @@ from guide import cli, write_metrics  # cli: the command line every example shar
 
 # --8<-- [start:judge]
 # The story's day is what readers care about most; an ending that contradicts the day reads
-# as nonsense. Text that is not one day and one ending is not a story at all.
-EVENT = {re.sub(r"\\\{\w+\\\}", ".+?", re.escape(e)): kind for kinds, kind in ((GOOD, 1), (BAD, -1)) for e in kinds}
+# as nonsense. Text that is not one day and one ending is not a story at all. Each blank takes
+# only the world's own words for it, so "a prize for the best the best bread" is no story.
+WORDS = {
+    "place": {place for place, _, _ in JOBS.values()},
+    "thing": {thing for _, thing, _ in JOBS.values()},
+    "people": {people for _, _, people in JOBS.values()},
+    "pet": set(PETS),
+    "pet_name": set(PET_NAMES),
+    "town": {town for town, _, _, _ in TOWNS},
+    "river": {river for _, river, _, _ in TOWNS},
+    "day": set(DAYS),
+    "obj": {"her", "him"},
+    "they": {"He", "She"},
+}
+
+
+def pattern(template):
+    """A regular expression for a template: each {blank} matches one of its words, no more."""
+
+    def words(blank):
+        return "(?:" + "|".join(map(re.escape, sorted(WORDS[blank[1]]))) + ")"
+
+    return re.sub(r"\\\{(\w+)\\\}", words, re.escape(template))
+
+
+EVENT = {pattern(e): kind for kinds, kind in ((GOOD, 1), (BAD, -1)) for e in kinds}
 FEELING = {f: kind for kinds, kind in ((FEEL_GOOD, 1), (FEEL_BAD, -1)) for f in kinds}
-DETAIL = r"(?:(?:He|She) has an? \w+ called \w+|[\w ]+ lies on the river \w+|The market in [\w ]+ is held every \w+)\. "
-STORY = re.compile(rf"(?:{DETAIL})*On (?:{'|'.join(DAYS)}), (.+)\. (\w+) ({'|'.join(FEELING)})\.")
+DETAILS = [
+    "{they} has a {pet} called {pet_name}",
+    "{town} lies on the river {river}",
+    "The market in {town} is held every {day}",
+]
+DETAIL = "|".join(map(pattern, DETAILS))
+STORY = re.compile(rf"(?:(?:{DETAIL})\. )*On {pattern('{day}')}, (.+)\. (\w+) ({'|'.join(FEELING)})\.")
 
 
 def judge(response):
@@ -34,7 +63,7 @@ def judge(response):
     if not match:
         return -2.0
     event, _, feeling = match.groups()
-    day = next((kind for pattern, kind in EVENT.items() if re.fullmatch(pattern, event)), None)
+    day = next((kind for regex, kind in EVENT.items() if re.fullmatch(regex, event)), None)
     if day is None:
         return -2.0
     return day + (0.5 if FEELING[feeling] == day else -0.5)
