@@ -61,14 +61,17 @@ def test_a_run_is_replayed_until_its_code_or_arguments_change(copy):
 
 def test_the_key_covers_the_arguments_but_not_the_output_folder(tmp_path):
     script = REPO / "snippets" / "step6_evaluation" / "human_eval.py"
-    plain = run_key(script, [])
-    assert run_key(script, ["--out", str(tmp_path / "a")]) == run_key(script, ["--out", str(tmp_path / "b")]) == plain
+    plain = run_key(script, ["--out", str(tmp_path / "a")])
+    assert run_key(script, ["--out", str(tmp_path / "b")]) == plain  # where the output goes: not a new run
+    # whether a folder is asked for is: a run stored without --save has nothing to put in one
+    assert run_key(script, ["--out", str(tmp_path / "a"), "--save", str(tmp_path / "m")]) != plain
+    assert run_key(script, []) != plain
     judgements = tmp_path / "judgements.jsonl"
     judgements.write_text("{}\n")
-    with_file = run_key(script, ["--judgements", str(judgements)])
+    with_file = run_key(script, ["--judgements", str(judgements), "--out", str(tmp_path / "a")])
     assert with_file != plain
     judgements.write_text("{}\n{}\n")  # the same path, other contents
-    assert run_key(script, ["--judgements", str(judgements)]) != with_file
+    assert run_key(script, ["--judgements", str(judgements), "--out", str(tmp_path / "a")]) != with_file
 
 
 def test_two_processes_asking_at_once_run_it_once(copy):

@@ -7,8 +7,9 @@ from step4_finetuning.instructions import CHAT_TEMPLATE, sft_example
 
 
 @pytest.fixture(scope="module")
-def run(run_snippet, guide_model):
-    return run_snippet("step4_finetuning/instructions.py")
+def run(run_snippet, guide_model, tmp_path_factory):
+    # --save as tests/test_step6_injection.py asks, so the run cache trains the model once
+    return run_snippet("step4_finetuning/instructions.py", "--save", str(tmp_path_factory.mktemp("instruction-model")))
 
 
 def test_before_fine_tuning_the_model_cannot_follow_the_format(run):

@@ -8,8 +8,8 @@ suite sets one per session), ``guide.cli.command`` looks the run up there first:
   first-party module it imports, directly or not (found by grimp, import-linter's engine), the
   guide's data files, the arguments (a path among them by its contents), the guide's model
   (its build key), the settings that change numbers (GUIDE_DEVICE, GUIDE_THREADS) and the
-  platform (guide.machine). The output folders (``--out``, ``--save``) are left out: they say
-  where, not what.
+  platform (guide.machine). Where the output folders (``--out``, ``--save``) are is left out:
+  it says where, not what; which of them were asked for is in.
 * on a **miss** the example runs, and what it printed (stdout and stderr) and the files it
   wrote to its output folders are stored under the key;
 * on a **hit** they are replayed: the same text printed, the same files written to the output
@@ -93,8 +93,10 @@ def split_outputs(argv: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def run_key(module_file: str | os.PathLike, argv: list[str]) -> str:
-    args, _ = split_outputs(argv)
-    inputs: list = [module_name(module_file), *source_files(module_name(module_file))]
+    args, outputs = split_outputs(argv)
+    # which output folders were asked for (not where): a run stored without --save has no
+    # saved model to replay into a later run's --save
+    inputs: list = [module_name(module_file), *source_files(module_name(module_file)), sorted(outputs)]
     inputs += [f for f in sorted((SNIPPETS / "data").rglob("*")) if f.is_file()]
     for arg in args:
         path = Path(arg).expanduser()

@@ -73,6 +73,7 @@ EXAMPLES = [
     Example("step6_evaluation/human_eval.py", budget_s=10),
     Example("step6_evaluation/bias.py", budget_s=30),
     Example("step6_evaluation/robustness.py", budget_s=30),
+    Example("step6_evaluation/injection.py", budget_s=15),  # --model: instructions.py's saved model
     Example("step6_evaluation/continual.py", budget_s=40),
     Example("step6_evaluation/active_learning.py", budget_s=30),
     Example("step6_evaluation/rag.py", budget_s=75),
@@ -137,10 +138,27 @@ def measure(examples: list[Example]) -> dict[str, float]:
                 capture_output=True,
                 check=True,
             )
+        # injection.py attacks the instruction-tuned model that instructions.py saves
+        tuned = str(Path(scratch) / "instruction-model")
+        instructions, injection = "step4_finetuning/instructions.py", "step6_evaluation/injection.py"
+        if any(e.script == injection for e in examples) and all(e.script != instructions for e in examples):
+            print("tuning the instruction model first (not timed)", file=sys.stderr, flush=True)
+            subprocess.run(
+                [sys.executable, str(SNIPPETS / instructions), "--save", tuned],
+                cwd=scratch,
+                env=env,
+                capture_output=True,
+                check=True,
+            )
+        saves = {
+            pretrain: ("--save", env["GUIDE_MODEL_DIR"]),
+            instructions: ("--save", tuned),
+            injection: ("--model", tuned),
+        }
         for example in ordered:
             out = Path(scratch) / f"out-{len(times)}"
             out.mkdir()
-            extra = ("--save", env["GUIDE_MODEL_DIR"]) if example.script == "step3_pretraining/pretrain.py" else ()
+            extra = saves.get(example.script, ())
             command = [sys.executable, str(SNIPPETS / example.script), *example.args, *extra, "--out", str(out)]
             launcher = (
                 ["-m", "torch.distributed.run", "--nproc_per_node=2"] if example.script.endswith("ddp.py") else []

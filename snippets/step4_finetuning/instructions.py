@@ -1,8 +1,9 @@
 """Supervised fine-tuning for instructions: a chat template, and loss on the answers only.
 
-Run it: ``python snippets/step4_finetuning/instructions.py`` (``--model NAME_OR_PATH``, ``--out
-DIR`` saves instructions.json). The guide's model can continue stories; here it learns to
-follow an instruction about a story in its prompt, and is tested on stories it never saw.
+Run it: ``python snippets/step4_finetuning/instructions.py`` (``--model NAME_OR_PATH``; ``--out
+DIR`` saves instructions.json, ``--save DIR`` the tuned model). The guide's model can continue
+stories; here it learns to follow an instruction about a story in its prompt, and is tested on
+stories it never saw.
 """
 
 # --8<-- [start:imports]
@@ -133,6 +134,7 @@ def exact_match(model, tokenizer, pairs):
 def main(argv=None):
     parser = cli.parser(__doc__, model=True, out="instructions.json")
     parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--save", help="folder to save the instruction-tuned model and its tokenizer in")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
@@ -158,6 +160,9 @@ def main(argv=None):
     print(
         f"example: {chat_prompt(tokenizer, question)!r} -> {reply(model, tokenizer, question)!r} (expected {expected!r})"
     )
+    if args.save:  # with its chat template, so a chat client formats prompts as it was trained
+        model.save_pretrained(args.save)
+        tokenizer.save_pretrained(args.save)
     write_metrics(
         args.out,
         "instructions",
