@@ -207,17 +207,24 @@ def test_lab_page_shows_outputs_and_plots(visit):
 
 @pytest.mark.browser
 def test_step7_shows_the_benchmark_plot_the_chat_and_the_manifests(visit):
-    page = visit("/step-7-deployment/", "step-7")
-    for src in ("step7_benchmark.png", "step7_chat.png"):
+    """Step 7 is a section: the overview draws the diagram, and each sub-page shows its part."""
+    pages = {}
+    for path, name, src in (
+        ("/step-7/scaling/", "step-7-scaling", "step7_benchmark.png"),
+        ("/step-7/service/", "step-7-service", "step7_chat.png"),
+    ):
+        page = pages[name] = visit(path, name)
         image = page.locator(f"img[src$='{src}']")
         image.scroll_into_view_if_needed()
         page.wait_for_function(
             f"() => document.querySelector(\"img[src$='{src}']\").naturalWidth > 400", timeout=10_000
         )
-    text = page.locator("article").inner_text()
-    assert "micro-batches of up to 16" in text and "kind: HorizontalPodAutoscaler" not in text  # a tab, hidden
+    assert "micro-batches of up to 16" in pages["step-7-scaling"].locator("article").inner_text()
+    page = visit("/step-7/operating/", "step-7-operating")
+    assert "kind: HorizontalPodAutoscaler" not in page.locator("article").inner_text()  # a tab, hidden
     page.get_by_text("HorizontalPodAutoscaler", exact=True).first.click()
     assert "averageUtilization: 70" in page.locator("article").inner_text()
+    page = visit("/step-7-deployment/", "step-7")
     page.wait_for_function(
         "() => [...document.querySelectorAll('div.mermaid')].some(d => d.getBoundingClientRect().height > 80)",
         timeout=20_000,
