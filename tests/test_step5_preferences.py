@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from step5_alignment.preferences import KINDS, annotate, broken, judge, preference_pairs
+from guide.rule import judge
+from step5_alignment.preferences import KINDS, annotate, broken, preference_pairs
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,9 @@ def test_the_rule_scores_the_day_then_the_ending():
 def test_each_blank_takes_only_the_worlds_words():
     """A post-training sample that a rule with a catch-all in each blank (`.+?`) called a good
     story: the blank for what the job makes holds "the best catalogues"."""
-    sample = " On Monday, the town council gave her a prize for the best the best catalogues in Ashford. Amara was happy."
+    sample = (
+        " On Monday, the town council gave her a prize for the best the best catalogues in Ashford. Amara was happy."
+    )
     assert judge(sample) == -2
     assert judge(sample.replace("the best the best", "the best")) == 1.5
     assert judge(" On Monday, a fire broke out at the moon, and the bread was ruined. Amara was upset.") == -2

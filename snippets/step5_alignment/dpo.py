@@ -31,8 +31,8 @@ from transformers.utils import logging
 
 from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
 from guide.model import load_causal_lm
+from guide.rule import judge
 from step3_pretraining.pretrain import guide_model
-from step5_alignment.preferences import judge
 from step5_alignment.reward_model import score, trained_reward_model
 
 

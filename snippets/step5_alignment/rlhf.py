@@ -15,8 +15,8 @@ from transformers import PrinterCallback, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from guide import training_args
+from guide.rule import judge
 from guide.scoring import completion_log_probs, sample_responses
-from step5_alignment.preferences import judge
 
 # --8<-- [end:imports]
 # isort: split

@@ -15,7 +15,8 @@ import choix
 from sklearn.metrics import cohen_kappa_score
 
 from guide.errors import GuideError  # a problem the reader can fix; main() reports it in one line
-from step5_alignment.preferences import broken, judge, prompts
+from guide.rule import judge
+from step5_alignment.preferences import broken, prompts
 
 # --8<-- [end:imports]
 # isort: split
