@@ -93,3 +93,34 @@ for title in ("before", "after"):
     print(f"{title} training:")
     for text in log[f"samples_{title}"]:
         print("  ", text)
+
+# %% [markdown]
+# ## Decoding: variety against quality
+#
+# The page's decoding run, plotted: each setting's variety (distinct-2, higher is more varied)
+# against its quality (the share of continuations that are well-formed stories by Step 5's rule).
+# Greedy and beam search sit at one corner: always a story, nearly always the same one. Raising
+# the temperature moves along the curve; truncation (top-p, min-p) keeps the tail out.
+
+# %%
+import tempfile
+from pathlib import Path
+
+from step3_pretraining import decoding
+
+out = Path(tempfile.mkdtemp())
+decoding.main(["--out", str(out)])
+table = json.loads((out / "decoding.json").read_text())["table"]
+fig, ax = plt.subplots(figsize=(7, 4.5))
+for name, r in table.items():
+    family = "tab:blue" if name.startswith("temperature") and "," not in name else "tab:orange"
+    family = "tab:gray" if name in ("greedy", "beam search (4 beams)") else family
+    ax.scatter(r["distinct-2"], r["stories"], color=family, s=40)
+    ax.annotate(name, (r["distinct-2"], r["stories"]), textcoords="offset points", xytext=(5, 3), fontsize=8)
+temps = [table[f"temperature {t}"] for t in ("0.5", "1.0", "1.5")]
+ax.plot([r["distinct-2"] for r in temps], [r["stories"] for r in temps], color="tab:blue", alpha=0.4)
+ax.set_xlabel("distinct-2 (variety)")
+ax.set_ylabel("well-formed stories (quality)")
+ax.set_title("Decoding settings on the guide's model")
+fig.tight_layout()
+plt.show()
