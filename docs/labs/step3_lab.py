@@ -124,3 +124,28 @@ ax.set_ylabel("well-formed stories (quality)")
 ax.set_title("Decoding settings on the guide's model")
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## The KV cache: time per token
+#
+# The page's KV-cache run, plotted: the time of one generation step against the sequence's
+# length, with the cache (each step runs only the newest token) and without it (each step runs
+# the whole sequence again).
+
+# %%
+from step3_pretraining import kv_cache
+
+kv_cache.main(["--out", str(out)])
+rows = json.loads((out / "kv_cache.json").read_text())["rows"]
+plt.figure(figsize=(6.5, 3.5))
+lengths = [r["length"] for r in rows]
+plt.plot(lengths, [r["uncached_ms"] for r in rows], "o-", label="without the cache")
+plt.plot(lengths, [r["cached_ms"] for r in rows], "o-", label="with the cache")
+plt.xscale("log", base=2)
+plt.xticks(lengths, [str(n) for n in lengths])
+plt.xlabel("sequence length (tokens)")
+plt.ylabel("ms per generated token")
+plt.title("One decoding step, 4 layers x 256 wide, CPU")
+plt.legend()
+plt.tight_layout()
+plt.show()

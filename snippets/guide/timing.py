@@ -58,6 +58,7 @@ EXAMPLES = [
     Example("step3_pretraining/objectives.py", budget_s=25),
     Example("step3_pretraining/quality.py", budget_s=20),
     Example("step3_pretraining/decoding.py", budget_s=20),
+    Example("step3_pretraining/kv_cache.py", budget_s=15),
     Example("step3_pretraining/pretrain_trainer.py", budget_s=30),
     Example("step3_pretraining/ddp.py", budget_s=60),
     Example("step4_finetuning/classify.py", budget_s=60),
