@@ -53,6 +53,7 @@ EXAMPLES = [
     Example("step2_architecture/attention.py", budget_s=20),
     Example("step2_architecture/gpt.py", budget_s=15),
     Example("step2_architecture/modern.py", budget_s=10),
+    Example("step2_architecture/moe.py", budget_s=10),
     Example("step2_architecture/attention_cost.py", budget_s=20),
     Example("step3_pretraining/world.py", budget_s=10),
     Example("step3_pretraining/pretrain.py", budget_s=30),
