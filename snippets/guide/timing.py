@@ -61,6 +61,7 @@ EXAMPLES = [
     Example("step3_pretraining/quality.py", budget_s=20),
     Example("step3_pretraining/decoding.py", budget_s=20),
     Example("step3_pretraining/kv_cache.py", budget_s=15),
+    Example("step3_pretraining/tokens.py", budget_s=10),
     Example("step3_pretraining/pretrain_trainer.py", budget_s=30),
     Example("step3_pretraining/ddp.py", budget_s=60),
     Example("step4_finetuning/classify.py", budget_s=60),
