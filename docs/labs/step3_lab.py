@@ -149,3 +149,31 @@ plt.title("One decoding step, 4 layers x 256 wide, CPU")
 plt.legend()
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Scaling: loss against size and data
+#
+# The full ladder of the page (5 sizes x 3 token budgets, run once with
+# `python snippets/step3_pretraining/scaling.py --page`; this lab reads that record rather than
+# training fifteen models again), with the fitted law L(N, D) = E + A/N^alpha + B/D^beta drawn
+# through the points.
+
+# %%
+import numpy as np
+
+from step3_pretraining import scaling
+
+record = json.loads((scaling.GENERATED / "step3_scaling.json").read_text())
+f = record["fit"]
+fig, ax = plt.subplots(figsize=(6.5, 4))
+for steps in record["steps"]:
+    row = [p for p in record["points"] if p["steps"] == steps]
+    n = np.array([p["n"] for p in row], dtype=float)
+    line = ax.plot(n, [p["loss"] for p in row], "o", label=f"{steps} steps ({row[0]['d']:,} tokens)")[0]
+    grid = np.geomspace(n.min(), n.max(), 50)
+    ax.plot(grid, scaling.law((grid, row[0]["d"]), *f.values()), color=line.get_color(), alpha=0.6)
+ax.set(xscale="log", yscale="log", xlabel="non-embedding parameters N", ylabel="validation loss (nats)")
+ax.set_title(f"Points and the fitted law (R² = {record['r2']:.3f})")
+ax.legend()
+fig.tight_layout()
+plt.show()
