@@ -177,3 +177,28 @@ ax.set_title(f"Points and the fitted law (R² = {record['r2']:.3f})")
 ax.legend()
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Mixture of experts: the load on each expert
+#
+# The page's recorded MoE run (`python snippets/step3_pretraining/moe_training.py --page`): the
+# share of routing choices each of the 8 experts got on validation text, per layer, with and
+# without the balancing loss. An even load is 12.5% each (the dashed line).
+
+# %%
+from step3_pretraining import moe_training
+
+record = json.loads((moe_training.GENERATED / "step3_moe_training.json").read_text())
+runs = {name: r["load"] for name, r in record["models"].items() if r["load"]}
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
+for layer, ax in enumerate(axes):
+    width = 0.4
+    for i, (name, load) in enumerate(runs.items()):
+        ax.bar(np.arange(8) + (i - 0.5) * width, load[layer], width, label=name)
+    ax.axhline(1 / 8, color="gray", linestyle="--", linewidth=1)
+    ax.set(title=f"layer {layer}", xlabel="expert", xticks=range(8))
+axes[0].set_ylabel("share of routing choices")
+axes[0].yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+axes[1].legend()
+fig.tight_layout()
+plt.show()
