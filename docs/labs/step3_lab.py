@@ -161,9 +161,10 @@ plt.show()
 # %%
 import numpy as np
 
+from guide.runtime import GENERATED
 from step3_pretraining import scaling
 
-record = json.loads((scaling.GENERATED / "step3_scaling.json").read_text())
+record = json.loads((GENERATED / "step3_scaling.json").read_text())
 f = record["fit"]
 fig, ax = plt.subplots(figsize=(6.5, 4))
 for steps in record["steps"]:
@@ -186,9 +187,7 @@ plt.show()
 # without the balancing loss. An even load is 12.5% each (the dashed line).
 
 # %%
-from step3_pretraining import moe_training
-
-record = json.loads((moe_training.GENERATED / "step3_moe_training.json").read_text())
+record = json.loads((GENERATED / "step3_moe_training.json").read_text())
 runs = {name: r["load"] for name, r in record["models"].items() if r["load"]}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
 for layer, ax in enumerate(axes):

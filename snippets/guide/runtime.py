@@ -89,6 +89,21 @@ def seed_everything(seed: int = 0) -> None:
     torch.manual_seed(seed)
 
 
+# Where the pages' recorded outputs live: a benchmark run by hand writes its record here (--page)
+GENERATED = Path(__file__).resolve().parents[2] / "docs" / "generated"
+
+
+def write_report(record: dict, text: str, out: str | os.PathLike | None, name: str, page: str | None = None) -> None:
+    """A run recorded by hand: ``record`` as ``<name>.json`` and its report ``text`` as
+    ``<name>.txt`` in ``out``, and, when ``page`` names the record, as ``<page>.json`` and
+    ``<page>.txt`` in docs/generated/ for the page that shows it."""
+    for folder, stem in ((out, name), (page and GENERATED, page)):
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            (Path(folder) / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+            (Path(folder) / f"{stem}.txt").write_text(text, encoding="utf-8")
+
+
 def write_metrics(out_dir: str | os.PathLike | None, name: str, metrics: dict) -> Path | None:
     """Write ``metrics`` as ``<out_dir>/<name>.json`` (the tests read this file)."""
     if out_dir is None:

@@ -12,16 +12,12 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 # --8<-- [end:imports]
 # isort: split
-import json
 import sys
 import time
-from pathlib import Path
 
-from guide import cli, pick_device, seed_everything  # cli: the command line every example shares
-from guide.model import load_causal_lm
-from step3_pretraining.pretrain import evaluate, guide_model, make_model, read_corpus, token_blocks, train
-
-GENERATED = Path(__file__).resolve().parents[2] / "docs" / "generated"
+from guide import cli, pick_device  # cli: the command line every example shares
+from guide.runtime import write_report
+from step3_pretraining.pretrain import comparison_args, evaluate, guide_tokens, make_model, trained_alike
 
 
 # --8<-- [start:config]
@@ -69,25 +65,13 @@ def report(record):
 
 @cli.command(cache=False)  # --page writes to docs/generated/, outside --out
 def main(argv=None):
-    parser = cli.parser(__doc__, out="llama_style.json and llama_style.txt")
-    parser.add_argument("--steps", type=int, default=200, help="optimizer steps for each model (default 200)")
-    parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
-    parser.add_argument("--page", action="store_true", help="write them to docs/generated/ for the Step 3 page")
-    args = parser.parse_args(argv)
-    if not 10 <= args.steps <= 2000:
-        parser.error("--steps must be between 10 and 2000")
+    args = comparison_args(__doc__, "llama_style.json and llama_style.txt", argv)
 
     device = pick_device(args.device)
-    tokenizer, _ = load_causal_lm(guide_model())
-    texts = read_corpus()
-    train_blocks, val_blocks = (token_blocks(tokenizer, texts[s]) for s in ("train", "validation"))
+    tokenizer, train_blocks, val_blocks = guide_tokens()
     models = {}
     for name, build in (("GPT-2 (the guide's)", make_model), ("Llama-style, 2 KV heads", llama_style)):
-        seed_everything(0)
-        model = build(tokenizer).to(device)
-        start = time.perf_counter()
-        train(model, train_blocks, val_blocks, device, steps=args.steps, eval_every=args.steps, progress=False)
-        seconds = time.perf_counter() - start
+        model, seconds = trained_alike(build, tokenizer, train_blocks, val_blocks, device, args.steps)
         models[name] = {
             "parameters": sum(p.numel() for p in model.parameters()),
             "val_loss": evaluate(model, val_blocks, device),
@@ -97,11 +81,7 @@ def main(argv=None):
         print(f"{name}: {seconds:.0f} s", file=sys.stderr, flush=True)
     record = {"steps": args.steps, "models": models, "run": time.strftime("%Y-%m-%dT%H:%M:%S")}
     print(report(record), end="")
-    for folder, stem in ((args.out, "llama_style"), (args.page and GENERATED, "step3_llama_style")):
-        if folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            (Path(folder) / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-            (Path(folder) / f"{stem}.txt").write_text(report(record), encoding="utf-8")
+    write_report(record, report(record), args.out, "llama_style", args.page and "step3_llama_style")
 
 
 if __name__ == "__main__":

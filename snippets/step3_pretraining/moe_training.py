@@ -14,18 +14,14 @@ from transformers import LlamaConfig, LlamaForCausalLM, MixtralConfig, MixtralFo
 
 # --8<-- [end:imports]
 # isort: split
-import json
 import sys
 import time
-from pathlib import Path
 
 import torch.nn.functional as F
 
-from guide import cli, pick_device, seed_everything  # cli: the command line every example shares
-from guide.model import load_causal_lm
-from step3_pretraining.pretrain import guide_model, read_corpus, token_blocks, train
-
-GENERATED = Path(__file__).resolve().parents[2] / "docs" / "generated"
+from guide import cli, pick_device  # cli: the command line every example shares
+from guide.runtime import write_report
+from step3_pretraining.pretrain import comparison_args, guide_tokens, trained_alike
 
 
 # --8<-- [start:models]
@@ -123,18 +119,10 @@ def report(record):
 
 @cli.command(cache=False)  # --page writes to docs/generated/, outside --out
 def main(argv=None):
-    parser = cli.parser(__doc__, out="moe_training.json and moe_training.txt")
-    parser.add_argument("--steps", type=int, default=200, help="optimizer steps for each model (default 200)")
-    parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
-    parser.add_argument("--page", action="store_true", help="write them to docs/generated/ for the Step 3 page")
-    args = parser.parse_args(argv)
-    if not 10 <= args.steps <= 2000:
-        parser.error("--steps must be between 10 and 2000")
+    args = comparison_args(__doc__, "moe_training.json and moe_training.txt", argv)
 
     device = pick_device(args.device)
-    tokenizer, _ = load_causal_lm(guide_model())
-    texts = read_corpus()
-    train_blocks, val_blocks = (token_blocks(tokenizer, texts[s]) for s in ("train", "validation"))
+    tokenizer, train_blocks, val_blocks = guide_tokens()
     builds = {
         "dense (SwiGLU 688 wide)": dense,
         "MoE, balancing loss 0.01": lambda t: mixture(t, 0.01),
@@ -142,11 +130,7 @@ def main(argv=None):
     }
     models = {}
     for name, build in builds.items():
-        seed_everything(0)
-        model = build(tokenizer).to(device)
-        start = time.perf_counter()
-        train(model, train_blocks, val_blocks, device, steps=args.steps, eval_every=args.steps, progress=False)
-        seconds = time.perf_counter() - start
+        model, seconds = trained_alike(build, tokenizer, train_blocks, val_blocks, device, args.steps)
         models[name] = {
             "parameters": sum(p.numel() for p in model.parameters()),
             "active": active_parameters(model),
@@ -157,11 +141,7 @@ def main(argv=None):
         print(f"{name}: {seconds:.0f} s", file=sys.stderr, flush=True)
     record = {"steps": args.steps, "models": models, "run": time.strftime("%Y-%m-%dT%H:%M:%S")}
     print(report(record), end="")
-    for folder, stem in ((args.out, "moe_training"), (args.page and GENERATED, "step3_moe_training")):
-        if folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            (Path(folder) / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-            (Path(folder) / f"{stem}.txt").write_text(report(record), encoding="utf-8")
+    write_report(record, report(record), args.out, "moe_training", args.page and "step3_moe_training")
 
 
 if __name__ == "__main__":

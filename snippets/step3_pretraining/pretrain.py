@@ -25,7 +25,7 @@ import guide.runtime
 from guide import cli, pick_device, seed_everything, write_metrics
 from guide.cache import build_key, cached_build, save_atomically
 from guide.errors import GuideError
-from guide.model import BUILD_COMMAND, guide_model_dir
+from guide.model import BUILD_COMMAND, guide_model_dir, load_causal_lm
 from guide.world import DATA
 from step3_pretraining.quality import clean
 
@@ -199,6 +199,36 @@ def guide_model(build_if_missing=True, log=None) -> Path:
     how = f"Build it (about a minute): {BUILD_COMMAND}"
     log = log or (lambda msg: print(msg, file=sys.stderr))
     return cached_build(guide_model_dir(), recipe(), write, "the guide's model", log, build_if_missing, how)
+
+
+def guide_tokens():
+    """(tokenizer, training blocks, validation blocks) of the guide's model and corpus: what
+    every model of Step 3's comparisons reads, so they differ only in the model."""
+    tokenizer, _ = load_causal_lm(guide_model())
+    texts = read_corpus()
+    return tokenizer, *(token_blocks(tokenizer, texts[split]) for split in ("train", "validation"))
+
+
+def trained_alike(build, tokenizer, train_blocks, val_blocks, device, steps):
+    """``build(tokenizer)`` trained as every model of Step 3's comparisons is: seed 0, this
+    file's loop and settings, one evaluation at the end. Returns the model and the seconds."""
+    seed_everything(0)
+    model = build(tokenizer).to(device)
+    start = time.perf_counter()
+    train(model, train_blocks, val_blocks, device, steps=steps, eval_every=steps, progress=False)
+    return model, time.perf_counter() - start
+
+
+def comparison_args(doc, out, argv):
+    """The command line of Step 3's comparisons: --steps, --device, --page and --out."""
+    parser = cli.parser(doc, out=out)
+    parser.add_argument("--steps", type=int, default=200, help="optimizer steps for each model (default 200)")
+    parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument("--page", action="store_true", help="write them to docs/generated/ for the Step 3 page")
+    args = parser.parse_args(argv)
+    if not 10 <= args.steps <= 2000:
+        parser.error("--steps must be between 10 and 2000")
+    return args
 
 
 def read_corpus(path=None):

@@ -13,16 +13,13 @@ from scipy.optimize import curve_fit
 
 # --8<-- [end:imports]
 # isort: split
-import json
 import sys
 import time
-from pathlib import Path
 
-from guide import cli, pick_device, seed_everything  # cli: the command line every example shares
-from guide.model import load_causal_lm
-from step3_pretraining.pretrain import evaluate, guide_model, make_model, read_corpus, token_blocks, train
+from guide import cli, pick_device  # cli: the command line every example shares
+from guide.runtime import write_report
+from step3_pretraining.pretrain import evaluate, guide_tokens, make_model, trained_alike
 
-GENERATED = Path(__file__).resolve().parents[2] / "docs" / "generated"
 WIDTHS = (16, 32, 48, 64, 96)  # 2 layers each; heads of 16 dimensions
 STEPS = (100, 200, 400)  # batches of 16 blocks of 128 tokens
 SHORT = {"widths": (16, 32, 64), "steps": (30, 60)}
@@ -65,37 +62,23 @@ def non_embedding(model):
     return sum(p.numel() for p in model.parameters()) - t.wte.weight.numel() - t.wpe.weight.numel()
 
 
-def ladder(widths, steps, device, batch_size=16):
-    tokenizer, _ = load_causal_lm(guide_model())  # the guide's tokenizer, so every size reads the same tokens
-    texts = read_corpus()
-    train_blocks, val_blocks = (token_blocks(tokenizer, texts[s]) for s in ("train", "validation"))
+def ladder(widths, steps, device):
+    """Every width trained for every budget, from scratch, as Step 3's comparisons train."""
+    tokenizer, train_blocks, val_blocks = guide_tokens()  # every size reads the same tokens
     points = []
     for width in widths:
         for budget in steps:
-            seed_everything(0)
-            model = make_model(tokenizer, width=width, heads=max(1, width // 16)).to(device)
-            start = time.perf_counter()
-            train(
-                model,
-                train_blocks,
-                val_blocks,
-                device,
-                steps=budget,
-                batch_size=batch_size,
-                eval_every=budget,
-                progress=False,
-            )
+
+            def build(tokenizer, width=width):
+                return make_model(tokenizer, width=width, heads=max(1, width // 16))
+
+            model, seconds = trained_alike(build, tokenizer, train_blocks, val_blocks, device, budget)
+            loss = evaluate(model, val_blocks, device)
+            d = budget * 16 * train_blocks.shape[1]  # the loop's batches: 16 blocks
             points.append(
-                {
-                    "width": width,
-                    "steps": budget,
-                    "n": non_embedding(model),
-                    "d": budget * batch_size * train_blocks.shape[1],
-                    "loss": evaluate(model, val_blocks, device),
-                    "seconds": time.perf_counter() - start,
-                }
+                {"width": width, "steps": budget, "n": non_embedding(model), "d": d, "loss": loss, "seconds": seconds}
             )
-            print(f"width {width}, {budget} steps: loss {points[-1]['loss']:.3f}", file=sys.stderr, flush=True)
+            print(f"width {width}, {budget} steps: loss {loss:.3f}", file=sys.stderr, flush=True)
     return points, train_blocks.numel()
 
 
@@ -149,11 +132,7 @@ def main(argv=None):
         "run": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     print(report(record), end="")
-    for folder, stem in ((args.out, "scaling"), (args.page and GENERATED, "step3_scaling")):
-        if folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            (Path(folder) / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-            (Path(folder) / f"{stem}.txt").write_text(report(record), encoding="utf-8")
+    write_report(record, report(record), args.out, "scaling", args.page and "step3_scaling")
 
 
 if __name__ == "__main__":
