@@ -87,6 +87,7 @@ EXAMPLES = [
     Example("step6_evaluation/robustness.py", budget_s=30),
     Example("step6_evaluation/injection.py", budget_s=15),  # --model: instructions.py's saved model
     Example("step6_evaluation/harness.py", budget_s=20),
+    Example("step6_evaluation/contamination.py", budget_s=10),
     Example("step6_evaluation/continual.py", budget_s=40),
     Example("step6_evaluation/active_learning.py", budget_s=30),
     Example("step6_evaluation/rag.py", budget_s=75),
