@@ -6,7 +6,7 @@ from step6_evaluation.contamination import contamination
 
 
 @pytest.fixture(scope="module")
-def run(run_snippet):
+def run(run_snippet, guide_model):
     return run_snippet("step6_evaluation/contamination.py")
 
 
@@ -28,6 +28,12 @@ def test_the_check_tells_a_copy_from_a_paraphrase():
     found = contamination([copy, other], corpus, n=5)
     assert found[0]["verbatim"] and found[0]["overlap"] == 1.0
     assert not found[1]["verbatim"] and found[1]["overlap"] == 0.0
+
+
+def test_contamination_lowers_the_perplexity_of_the_planted_items_only(run):
+    ppl = run.metrics("contamination")["perplexity"]
+    assert ppl["contaminated"]["planted"] < 0.95 * ppl["clean"]["planted"]  # the score it inflates
+    assert ppl["contaminated"]["planted"] < 0.95 * ppl["contaminated"]["held out"]  # and nowhere else
 
 
 def test_page_shows_this_output(run, page_output):

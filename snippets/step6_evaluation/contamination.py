@@ -3,21 +3,26 @@
 Run it: ``python snippets/step6_evaluation/contamination.py`` (``--out DIR`` saves
 contamination.json). It checks the harness's 200 items against what Step 3 pre-trains on (the
 cleaned training split) by word n-gram overlap and by verbatim containment, then plants 20 of
-them in a copy of the corpus and checks that the test finds them.
+them in a copy of the corpus and checks that the test finds them. Last, it measures what a
+contamination does to a score: the perplexity of the planted items after a short fine-tune with
+and without them.
 """
 
 # --8<-- [start:imports]
+import random
 from statistics import median
 
 # --8<-- [end:imports]
 # isort: split
 import json
-import random
 from pathlib import Path
 
-from guide import cli, write_metrics  # cli: the command line every example shares
+from guide import cli, pick_device, seed_everything, write_metrics  # cli: the command line every example shares
+from guide.data import load_documents
+from guide.model import load_causal_lm
 from guide.runtime import GENERATED
-from step3_pretraining.pretrain import read_corpus
+from guide.scoring import perplexity
+from step3_pretraining.pretrain import guide_model, read_corpus, token_blocks, train
 
 ITEMS = GENERATED.parent.parent / "snippets" / "data" / "eval" / "guide_sentiment.jsonl"
 
@@ -39,6 +44,44 @@ def contamination(items, corpus, n=13):
         out.append({"overlap": sum(g in seen for g in grams) / max(1, len(grams)), "verbatim": item in joined})
     return out
     # --8<-- [end:check]
+
+
+# --8<-- [start:inflation]
+def fine_tuned_on(texts, steps=60):
+    """The guide's model after a short fine-tune on ``texts``, with Step 3's loop."""
+    tokenizer, model = load_causal_lm(guide_model())
+    blocks = token_blocks(tokenizer, texts)
+    train(
+        model,
+        blocks,
+        blocks[:8],
+        pick_device("cpu"),
+        steps=steps,
+        peak_lr=1e-3,
+        warmup_steps=5,
+        eval_every=steps,
+        progress=False,
+    )
+    return tokenizer, model.eval()
+
+
+def inflation(planted, held_out, corpus, seed=0):
+    """Perplexity of the planted test items and of other held-out items, after fine-tuning on a
+    corpus sample with the planted items in it, and on the same sample with as many training
+    stories in their place."""
+    rng = random.Random(seed)
+    base = rng.sample(corpus, 100)
+    runs = {"clean": base + rng.sample(corpus, len(planted)), "contaminated": base + planted}
+    out = {}
+    for name, texts in runs.items():
+        seed_everything(seed)
+        tokenizer, model = fine_tuned_on(texts)
+        out[name] = {
+            "planted": perplexity(model, tokenizer, planted),
+            "held out": perplexity(model, tokenizer, held_out),
+        }
+    return out
+    # --8<-- [end:inflation]
 
 
 def summary(results):
@@ -74,6 +117,14 @@ def main(argv=None):
         f"with 20 items planted in the corpus, verbatim containment flags {len(flagged)}: "
         f"all {len(flagged & set(planted))} planted ones and the {len(flagged - set(planted))} found before"
     )
+    # what a contamination does to a score: the planted items' full stories in a fine-tuning mix
+    stories = [d["text"] for d in load_documents() if d["split"] == "test" and d["kind"] == "story"][: len(items)]
+    chosen = [stories[i] for i in planted]
+    others = [stories[i] for i in range(len(stories)) if i not in set(planted) and i not in natural_hits][:40]
+    ppl = inflation(chosen, others, corpus)
+    print("perplexity after a short fine-tune (60 steps) on 120 stories, the planted items among them or not:")
+    for name, r in ppl.items():
+        print(f"  {name:<13} planted test items {r['planted']:.2f}, other held-out items {r['held out']:.2f}")
     write_metrics(
         args.out,
         "contamination",
@@ -84,6 +135,7 @@ def main(argv=None):
             "flagged": len(flagged),
             "flagged_not_planted": len(flagged - set(planted)),
             "natural_verbatim_ids": sorted(natural_hits),
+            "perplexity": ppl,
         },
     )
 
