@@ -22,17 +22,13 @@ from step7_deployment.privacy import EMAIL
 
 # --8<-- [end:imports]
 # isort: split
-import json
 import statistics
-from pathlib import Path
 
 import psutil
 
 from guide import cli  # the command line every example shares
+from guide.runtime import write_report
 from step7_deployment.loopback import running_server
-
-GENERATED = Path(__file__).resolve().parents[2] / "docs" / "generated"
-
 
 # --8<-- [start:regex]
 FIRST_DRAFT_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")  # the service's email pattern until it froze
@@ -199,12 +195,7 @@ def main(argv=None):
         "memory_mib": {"before": before / 2**20, "grown": grown / 2**20},
     }
     print(report(result), end="")
-    for folder in [f for f in (args.out, args.page and GENERATED) if f]:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = "step7_siege" if folder == GENERATED else "siege"
-        (folder / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        (folder / f"{stem}.txt").write_text(report(result), encoding="utf-8")
+    write_report(result, report(result), args.out, "siege", args.page and "step7_siege")
 
 
 if __name__ == "__main__":
