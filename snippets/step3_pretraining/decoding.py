@@ -81,6 +81,12 @@ def sampler(*warpers, penalty=None):
     return pick
 
 
+def positions_of(mask):
+    """Each token's position, counted from its row's first real token (prompts are left-padded;
+    padding gets position 0, and the mask hides it)."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
+
 @torch.no_grad()
 def generate(model, ids, mask, pick, max_new_tokens, eos_id, pad_id):
     """Append one token at a time, chosen by pick(ids, logits), until every row has written the
@@ -90,7 +96,7 @@ def generate(model, ids, mask, pick, max_new_tokens, eos_id, pad_id):
     and the mask (after a row's end: padding)."""
     done, cache, new = torch.zeros(len(ids), dtype=torch.bool), None, ids
     for _ in range(max_new_tokens):
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -new.size(1) :]
+        positions = positions_of(mask)[:, -new.size(1) :]
         out = model(input_ids=new, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True)
         cache = out.cache
         new = pick(ids, out.logits[:, -1]).masked_fill(done[:, None], pad_id)
@@ -164,7 +170,7 @@ def repeats(texts):
 @torch.no_grad()
 def perplexity_of(model, ids, mask, start):
     """exp(mean negative log-likelihood) of the generated tokens under the model itself."""
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    positions = positions_of(mask)
     logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, start - 1 : -1]
     nll = -logits.log_softmax(-1).gather(-1, ids[:, start:, None]).squeeze(-1)
     kept = mask[:, start:].bool()

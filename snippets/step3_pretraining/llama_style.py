@@ -17,6 +17,7 @@ import time
 
 from guide import cli, pick_device  # cli: the command line every example shares
 from guide.runtime import write_report
+from step3_pretraining.kv_cache import cache_bytes
 from step3_pretraining.pretrain import comparison_args, evaluate, guide_tokens, make_model, trained_alike
 
 
@@ -42,13 +43,14 @@ def llama_style(tokenizer, width=128, layers=2, heads=4, kv_heads=2, context=128
     # --8<-- [end:config]
 
 
-def kv_bytes_per_token(config, bytes_per_number=4):
-    """2 (keys and values) x layers x KV heads x head size x bytes."""
+def kv_bytes_per_token(config):
+    """The KV cache formula (kv_cache.cache_bytes) for one token in float32, from either
+    library's config (GPT-2 names its sizes n_layer, n_head, n_embd)."""
     layers = getattr(config, "num_hidden_layers", None) or config.n_layer
     heads = getattr(config, "num_attention_heads", None) or config.n_head
     kv = getattr(config, "num_key_value_heads", None) or heads
     width = getattr(config, "hidden_size", None) or config.n_embd
-    return 2 * layers * kv * (width // heads) * bytes_per_number
+    return cache_bytes(layers, kv, width // heads, tokens=1)
 
 
 def report(record):

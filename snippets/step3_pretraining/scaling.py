@@ -90,7 +90,8 @@ def report(record):
     for width in record["widths"]:
         row = [p for p in record["points"] if p["width"] == width]
         lines.append(f"| {width} | {row[0]['n']:,} | " + " | ".join(f"{p['loss']:.3f}" for p in row) + " |")
-    tokens = ", ".join(f"{s} steps = {s * 16 * 128:,}" for s in record["steps"])
+    d = {p["steps"]: p["d"] for p in record["points"]}
+    tokens = ", ".join(f"{s} steps = {d[s]:,}" for s in record["steps"])
     lines.append(f"tokens D: {tokens}")
     f = record["fit"]
     lines.append(

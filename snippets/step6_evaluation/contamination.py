@@ -101,13 +101,14 @@ def main(argv=None):
 
     items = [json.loads(line)["text"] for line in Path(ITEMS).read_text(encoding="utf-8").splitlines()]
     corpus = read_corpus()["train"]  # what Step 3 pre-trains on: the training split, cleaned
-    natural = summary(contamination(items, corpus))
+    before = contamination(items, corpus)
+    natural = summary(before)
     # plant 20 items, as a scrape that swept up a benchmark would
     planted = random.Random(0).sample(range(len(items)), 20)
     mixed = corpus + [items[i] for i in planted]
     found = contamination(items, mixed)
     flagged = {i for i, r in enumerate(found) if r["verbatim"]}
-    natural_hits = {i for i, r in enumerate(contamination(items, corpus)) if r["verbatim"]}
+    natural_hits = {i for i, r in enumerate(before) if r["verbatim"]}
     print(f"{len(items)} evaluation items (the harness's task) against {len(corpus):,} pre-training documents:")
     print(f"  every 13-gram of the item in the corpus: {natural['all_ngrams_seen']} items")
     print(f"  at least one 13-gram in the corpus:      {natural['any_ngram_seen']} items")
