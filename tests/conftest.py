@@ -291,6 +291,16 @@ def run_snippet(tmp_path_factory):
     return run
 
 
+@pytest.fixture(scope="module")
+def instruction_model(run_snippet, guide_model, tmp_path_factory) -> Path:
+    """The folder of Step 4's instruction-tuned model (instructions.py --save), which Step 6's
+    injection and judge examples use. tests/test_step4_instructions.py asks for the same run,
+    so the run cache trains it once and replays the saved model everywhere else."""
+    save = tmp_path_factory.mktemp("instruction-model")
+    run_snippet("step4_finetuning/instructions.py", "--save", str(save))
+    return save
+
+
 # --- keeping the page's copy of an output in step with the code ---------------------------
 
 

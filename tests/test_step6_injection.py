@@ -8,17 +8,8 @@ from step6_evaluation.injection import ATTACKS, QUESTIONS, attempts
 
 
 @pytest.fixture(scope="module")
-def tuned(run_snippet, guide_model, tmp_path_factory):
-    """Step 4's instruction-tuned model. tests/test_step4_instructions.py asks for the same run,
-    so the run cache trains it once and replays the saved model here."""
-    save = tmp_path_factory.mktemp("instruction-model")
-    run_snippet("step4_finetuning/instructions.py", "--save", str(save))
-    return save
-
-
-@pytest.fixture(scope="module")
-def run(run_snippet, tuned):
-    return run_snippet("step6_evaluation/injection.py", "--model", str(tuned))
+def run(run_snippet, instruction_model):
+    return run_snippet("step6_evaluation/injection.py", "--model", str(instruction_model))
 
 
 def test_the_attackers_text_asks_and_holds_no_answer():

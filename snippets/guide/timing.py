@@ -88,6 +88,7 @@ EXAMPLES = [
     Example("step6_evaluation/injection.py", budget_s=15),  # --model: instructions.py's saved model
     Example("step6_evaluation/harness.py", budget_s=20),
     Example("step6_evaluation/contamination.py", budget_s=30),
+    Example("step6_evaluation/llm_judge.py", budget_s=15),  # --model: instructions.py's saved model
     Example("step6_evaluation/continual.py", budget_s=40),
     Example("step6_evaluation/active_learning.py", budget_s=30),
     Example("step6_evaluation/rag.py", budget_s=75),
@@ -152,10 +153,12 @@ def measure(examples: list[Example]) -> dict[str, float]:
                 capture_output=True,
                 check=True,
             )
-        # injection.py attacks the instruction-tuned model that instructions.py saves
+        # injection.py attacks, and llm_judge.py asks, the instruction-tuned model that
+        # instructions.py saves
         tuned = str(Path(scratch) / "instruction-model")
-        instructions, injection = "step4_finetuning/instructions.py", "step6_evaluation/injection.py"
-        if any(e.script == injection for e in examples) and all(e.script != instructions for e in examples):
+        instructions = "step4_finetuning/instructions.py"
+        users = {"step6_evaluation/injection.py", "step6_evaluation/llm_judge.py"}
+        if any(e.script in users for e in examples) and all(e.script != instructions for e in examples):
             print("tuning the instruction model first (not timed)", file=sys.stderr, flush=True)
             subprocess.run(
                 [sys.executable, str(SNIPPETS / instructions), "--save", tuned],
@@ -167,8 +170,7 @@ def measure(examples: list[Example]) -> dict[str, float]:
         saves = {
             pretrain: ("--save", env["GUIDE_MODEL_DIR"]),
             instructions: ("--save", tuned),
-            injection: ("--model", tuned),
-        }
+        } | dict.fromkeys(users, ("--model", tuned))
         for example in ordered:
             out = Path(scratch) / f"out-{len(times)}"
             out.mkdir()
