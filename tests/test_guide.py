@@ -2,10 +2,13 @@
 defaults. (Its data and scoring are checked through the lessons that teach them.)"""
 
 import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
 
 from guide import cli, training_args
 from guide.cache import KEY_FILE, build_key, cached_build, stored_key
 from guide.errors import GuideError
+from guide.scoring import completion_log_probs
 
 
 def test_a_build_is_reused_while_its_key_holds_and_redone_when_it_changes(tmp_path):
@@ -76,3 +79,17 @@ def test_trainer_arguments_carry_the_guides_defaults_and_the_examples_settings(m
     assert training_args(seed=3).seed == 3  # a setting overrides a default
     monkeypatch.setenv("GUIDE_DEVICE", "cpu")
     assert training_args().use_cpu
+
+
+def test_a_responses_log_probs_do_not_depend_on_which_side_its_row_is_padded():
+    """Left padding shifts a row to the right; its positions must still count from its first
+    real token, or a KL estimated on generate()'s left-padded output is computed on other text."""
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_positions=32, n_embd=16, n_layer=1, n_head=2)).eval()
+    ids, pad = torch.tensor([[5, 6, 7, 8, 9]]), 3
+    completion = torch.tensor([[0, 0, 1, 1, 1]])
+    plain = completion_log_probs(model, ids, torch.ones_like(ids), completion)
+    left = torch.cat([torch.full((1, 3), pad), ids], 1)
+    mask = torch.cat([torch.zeros(1, 3, dtype=torch.long), torch.ones_like(ids)], 1)
+    padded = completion_log_probs(model, left, mask, torch.cat([torch.zeros(1, 3, dtype=torch.long), completion], 1))
+    assert torch.allclose(padded[:, 3:], plain, atol=1e-5)

@@ -17,7 +17,7 @@
 # This notebook runs the Step 5 examples on the guide's model and draws what the page
 # describes: the reward model's accuracy curve, reward and KL over the RL steps with and
 # without the leash, and DPO's implicit-reward margins, with plain DPO beside DPO plus the SFT
-# term. The test suite ran it (tests/test_labs.py) and this page shows that run; the last cell
+# term; and pass@k on held-out sums before and after RL with a checker's reward. The test suite ran it (tests/test_labs.py) and this page shows that run; the last cell
 # checks the page's targets.
 
 # %%
@@ -33,7 +33,7 @@ import matplotlib.pyplot as plt
 import transformers
 from IPython.display import Image, display
 
-from step5_alignment import dpo, reward_model, rlhf
+from step5_alignment import dpo, reward_model, rlhf, rlvr
 
 transformers.logging.set_verbosity_error()
 transformers.logging.disable_progress_bar()
@@ -108,6 +108,28 @@ dpo.main(["--sft-weight", "0", "--out", str(out / "plain")])
 display(Image(filename=str(out / "plain" / "dpo.png")))
 
 # %% [markdown]
+# ## RL with verifiable rewards: pass@k
+#
+# The sum of three digits, 200 held-out problems. For each model, the chance that at least one
+# of k sampled answers is right (k = 1, 4, 16), with each warm start dashed and GRPO solid. RL
+# lifts pass@1 far more than pass@16: it sharpens what the warm start could already sample.
+
+# %%
+rlvr.main(["--out", str(out / "rlvr")])
+rv = metrics("rlvr", "rlvr")["results"]
+ks = [1, 4, 16]
+fig, ax = plt.subplots(figsize=(7, 3.6))
+for (name, r), colour in zip(rv.items(), ("C0", "C0", "C2", "C1", "C1")):
+    style = "--" if "warm start" in name else "-"
+    marker = "s" if name.endswith("beta=0") else "o"
+    ax.plot(ks, [100 * r[f"pass@{k}"] for k in ks], ls=style, marker=marker, c=colour, label=name.replace(" | ", ": "))
+ax.set(xscale="log", xticks=ks, xticklabels=ks, xlabel="k (samples per problem)", ylabel="pass@k on held-out sums (%)")
+ax.grid(alpha=0.3)
+ax.legend(fontsize=7)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
 # ## The targets the page states
 
 # %%
@@ -121,6 +143,8 @@ assert d["accuracy"] >= 0.80, "DPO implicit reward below 80% on held-out pairs"
 assert d["wins"]["SFT (reference)"] >= 0.65, "reward model prefers DPO on fewer than 65% of prompts"
 assert plain["accuracy"] >= 0.80 and plain["table"]["DPO"]["well-formed"] < 0.2, "plain DPO did not collapse"
 late = lambda run: sum(h["rewards/chosen"] for h in run["train_log"][-5:]) / 5  # noqa: E731
+once, tuned = rv["answer at once | warm start (SFT)"], rv["answer at once | + GRPO, beta=0.04"]
+assert tuned["exact match"] >= once["exact match"] + 0.15, "RL with the checker did not raise held-out exact match"
 assert late(plain) < -1 < late(d), "plain DPO should lower the chosen answers' likelihood; with the SFT term not"
 print(
     f"reward model {rm['accuracy']:.1%}; GRPO reward {leash[0]['reward']:+.2f} -> {leash[-1]['reward']:+.2f} "

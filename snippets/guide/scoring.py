@@ -49,10 +49,21 @@ def choose(model, tokenizer, prefix, options, ending=" {}"):
     # --8<-- [end:choose]
 
 
+# --8<-- [start:positions_of]
+def positions_of(mask):
+    """Each token's position, counted from its row's first real token (prompts are left-padded;
+    padding gets position 0, and the mask hides it). GPT-2 in transformers counts positions
+    from the first column unless it is told otherwise, padding included."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+    # --8<-- [end:positions_of]
+
+
 # --8<-- [start:completion_log_probs]
 def completion_log_probs(model, input_ids, attention_mask, completion_mask):
-    """Log-probability of each response token given everything before it (0 elsewhere)."""
-    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1]
+    """Log-probability of each response token given everything before it (0 elsewhere). Rows
+    may be padded on either side: positions come from the mask, as when the text was sampled."""
+    positions = positions_of(attention_mask)
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions).logits[:, :-1]
     token_lp = torch.log_softmax(logits.float(), -1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
     return token_lp * completion_mask[:, 1:]
     # --8<-- [end:completion_log_probs]

@@ -81,6 +81,7 @@ EXAMPLES = [
     Example("step5_alignment/rlhf.py", budget_s=30),
     Example("step5_alignment/rlhf.py", ("--beta", "0"), budget_s=30),
     Example("step5_alignment/dpo.py", budget_s=60),
+    Example("step5_alignment/rlvr.py", budget_s=150),  # two warm starts and three GRPO runs
     Example("step6_evaluation/metrics.py", budget_s=30),
     Example("step6_evaluation/human_eval.py", budget_s=10),
     Example("step6_evaluation/bias.py", budget_s=30),

@@ -10,6 +10,8 @@ and their perplexity under the model).
 # --8<-- [start:imports]
 import torch
 
+from guide.scoring import positions_of  # each token's position, from its row's first real token
+
 # --8<-- [end:imports]
 # isort: split
 import math
@@ -79,12 +81,6 @@ def sampler(*warpers, penalty=None):
         return torch.multinomial(logits.softmax(-1), num_samples=1)
 
     return pick
-
-
-def positions_of(mask):
-    """Each token's position, counted from its row's first real token (prompts are left-padded;
-    padding gets position 0, and the mask hides it)."""
-    return (mask.cumsum(-1) - 1).clamp(min=0)
 
 
 @torch.no_grad()

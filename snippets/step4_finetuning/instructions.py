@@ -95,18 +95,20 @@ KINDS = {"job?": "job", "live?": "town", "day for": "good day?"}
 
 
 # --8<-- [start:trainer]
-def train_with_trainer(model, tokenizer, examples, steps):
+def train_with_trainer(model, tokenizer, examples, steps, **settings):
     """Full fine-tuning with Trainer. The masked labels travel in each example; the collator
-    only pads (labels with -100), so Trainer's loss is already the answer-only loss."""
-    args = training_args(  # the guide's defaults (guide/runtime.py), then this run's settings
-        max_steps=steps,
-        per_device_train_batch_size=16,
-        learning_rate=1e-3,
-        warmup_steps=20,
-        lr_scheduler_type="linear",
-        weight_decay=0.0,
-        remove_unused_columns=False,  # keep our "labels" as they are
-    )
+    only pads (labels with -100), so Trainer's loss is already the answer-only loss.
+    ``settings`` override this run's training arguments (Step 5's warm start uses them)."""
+    run = {
+        "max_steps": steps,
+        "per_device_train_batch_size": 16,
+        "learning_rate": 1e-3,
+        "warmup_steps": 20,
+        "lr_scheduler_type": "linear",
+        "weight_decay": 0.0,
+        "remove_unused_columns": False,  # keep our "labels" as they are
+    }
+    args = training_args(**(run | settings))  # the guide's defaults (guide/runtime.py), then this run's
     trainer = Trainer(
         model=model,
         args=args,

@@ -82,6 +82,7 @@ def optimise(policy, tokenizer, reward, train_prompts, beta, steps=60, lr=5e-4, 
         top_k=0,
         lr_scheduler_type="constant",
         logging_steps=1,
+        disable_dropout=True,  # the guide's model was pre-trained with dropout: score the policy that sampled
     )
 
     class Every(TrainerCallback):

@@ -13,6 +13,7 @@ import statistics
 import torch
 
 from guide.rule import judge as rule  # what the simulated annotators follow, more or less carefully
+from guide.scoring import log_prob
 from guide.world import NAMES, TOWNS
 from step4_finetuning.instructions import chat_prompt
 from step5_alignment.reward_model import score
@@ -33,17 +34,11 @@ ASK_PAIR = "Story A: {a}\nStory B: {b}\nWhich story is better, A or B?"
 ASK_ONE = "{story}\nWas it a good day for {first}?"  # a question Step 4 tuned the model on
 
 
-@torch.no_grad()
 def answer_margin(model, tokenizer, questions, yes, no):
-    """log P(yes) - log P(no) for the first token of the model's answer to each question: a
-    judge's verdict read from its probabilities, not from sampled text."""
-    ids = [tokenizer(yes)["input_ids"][0], tokenizer(no)["input_ids"][0]]
-    out = []
-    for q in questions:
-        enc = tokenizer(chat_prompt(tokenizer, q), return_tensors="pt")
-        logp = model(**enc).logits[0, -1].log_softmax(-1)
-        out.append((logp[ids[0]] - logp[ids[1]]).item())
-    return out
+    """log P(yes) - log P(no) for the model's answer to each question, each answer's tokens
+    scored in full: a judge's verdict read from its probabilities, not from sampled text."""
+    prompts = [chat_prompt(tokenizer, q) for q in questions]
+    return [log_prob(model, tokenizer, p, yes) - log_prob(model, tokenizer, p, no) for p in prompts]
 
 
 def asked_which(model, tokenizer, pairs):
