@@ -24,7 +24,7 @@ def test_grpo_with_the_checker_raises_held_out_exact_match(results):
     for beta in ("0.04", "0"):
         assert results[f"answer at once | + GRPO, beta={beta}"]["exact match"] >= warm + 0.15
     with_kl, without = (results[f"answer at once | + GRPO, beta={b}"]["exact match"] for b in ("0.04", "0"))
-    assert abs(with_kl - without) < 0.15  # the page: "much the same" with or without the KL term
+    assert abs(with_kl - without) < 0.15  # the page: "a similar accuracy" with or without the KL term
     think = results["think, then answer | warm start (SFT)"]["exact match"]
     assert results["think, then answer | + GRPO, beta=0.04"]["exact match"] >= think
 
@@ -39,6 +39,7 @@ def test_the_scratchpad_buys_accuracy_for_tokens(results):
     once, think = results["answer at once | warm start (SFT)"], results["think, then answer | warm start (SFT)"]
     assert think["exact match"] >= once["exact match"] + 0.2
     assert think["tokens per answer"] > 3 * once["tokens per answer"]
+    assert think["lenient pays, strict refuses"] > 0  # the page quotes it: a hackable checker pays
 
 
 def test_every_policy_stays_near_its_warm_start(results):

@@ -5,7 +5,7 @@ import pytest
 
 from guide.rule import judge as rule
 from guide.world import TOWNS
-from step6_evaluation.llm_judge import calibrate, majority, swap_and_average, verbosity_pairs
+from step6_evaluation.llm_judge import calibrate, majority, swap_and_average, verbosity_pairs, wins
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_swapping_the_order_exposes_the_prompted_judges_position_bias(judges):
 def test_swap_and_average_removes_it_and_calibration_centres_it(judges):
     variants = judges["instruction model, asked A or B"]
     asked, fair, calibrated = variants["as asked"], variants["swap and average"], variants["calibrated"]
-    assert fair["same verdict both orders"] == 1.0
+    assert fair["same verdict both orders"] == 1.0  # by construction: the page says so
     assert fair["accuracy"] > asked["accuracy"] + 0.1
     assert abs(calibrated["first shown wins"] - 0.5) < abs(asked["first shown wins"] - 0.5) - 0.2
 
@@ -45,8 +45,8 @@ def test_the_length_pairs_differ_by_a_true_sentence_the_rule_ignores():
     pairs = [(f"Ana Lane is a chef in {town}.", story, " ") for town, *_ in TOWNS]
     made = verbosity_pairs(pairs + [("Ana Lane is a chef in Elmstead.", " On Monday, the the", " ")])
     assert len(made) == len(TOWNS)  # not a story: no pair
-    for (prompt, longer, plain), (town, river, *_) in zip(made, TOWNS):
-        assert longer == f" {town} lies on the river {river}." + plain and prompt.endswith(f"{town}.")
+    for (prompt, longer, plain), (town, _, market, _) in zip(made, TOWNS):
+        assert longer == f" The market in {town} is held every {market}." + plain and prompt.endswith(f"{town}.")
         assert rule(longer) == rule(plain) > -2
 
 
@@ -56,6 +56,7 @@ def test_the_mitigations_do_what_they_say():
     assert calibrate([1.0, 3.0], reference=[2.0, 2.0]) == [-1.0, 1.0]
     rows = [{"item": 0, "choice": c} for c in "aab"] + [{"item": 1, "choice": c} for c in ("a", "b", "tie")]
     assert majority(rows) == ["a", "tie"]
+    assert [wins(m) for m in (2.0, -1.0, 0.0)] == [1.0, 0.0, 0.5]  # an exact tie counts half
 
 
 def test_the_page_shows_this_output(run, page_output):
@@ -75,6 +76,5 @@ def test_what_the_page_says_about_each_judge(run, judges):
     assert asked["calibrated"]["same verdict both orders"] < 0.5
     m = run.metrics("llm_judge")
     assert judges["reward model"]["as asked"]["kappa"] < m["annotators mean kappa"]
-    assert judges["reward model"]["as asked"]["longer wins"] < 0.45  # the other way from the usual bias
-    assert 0.35 < m["longer text rejected in training"] < 0.65  # length alone did not teach it that
-    assert m["training responses that start with the day"] == 1.0
+    assert abs(judges["reward model"]["as asked"]["longer wins"] - 0.5) < 0.2  # "its taste for length is small"
+    assert 0.35 < m["longer text rejected in training"] < 0.65  # "length little to learn from"

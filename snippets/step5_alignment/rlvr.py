@@ -92,7 +92,8 @@ def warm_start(model, tokenizer, train, form, steps):
 # --8<-- [start:grpo]
 def reinforce(start, tokenizer, train, form, reward, beta, steps, lr=2e-4):
     """GRPO (TRL) with a program as the reward function: 8 samples per problem, advantages
-    relative to the group's mean, and beta x KL to the warm-started model (beta=0: none).
+    relative to the group's mean and divided by its standard deviation (TRL's default
+    scale_rewards="group"), and beta x KL to the warm-started model (beta=0: none).
     ``start`` is the warm start's folder: TRL loads the KL's reference model from the path in
     the policy's config, so an in-memory model would be leashed to the model it was loaded
     from, the pre-trained one. Dropout is off, so the policy that samples is the one scored."""

@@ -42,7 +42,8 @@ def answer_margin(model, tokenizer, questions, yes, no):
 
 
 def asked_which(model, tokenizer, pairs):
-    """The pairwise judge: both continuations in one prompt, "A or B?"."""
+    """The pairwise judge: both continuations in one prompt, "A or B?". It is not shown the
+    story's opening, which the two share (and which would not fit the context window twice)."""
     return answer_margin(model, tokenizer, [ASK_PAIR.format(a=a, b=b) for _, a, b in pairs], " A", " B")
 
 
@@ -102,17 +103,24 @@ def study(seed=0):
     return pairs, rows
 
 
+def wins(margin):
+    """How much a margin counts as a win for the text shown first: 1, 0, or 0.5 for a tie."""
+    return 1.0 if margin > 0 else 0.0 if margin < 0 else 0.5
+
+
 def as_rows(margins, pairs, rows, name):
-    """A judge's margins written as one more annotator's judgements (ties only when exactly 0)."""
-    first = {r["item"]: r for r in rows}
+    """A judge's margins written as one more annotator's judgements (a tie only when exactly
+    0). Margins come in the order of the items' numbers, as study() returns the pairs."""
+    row_of = {r["item"]: r for r in rows}  # any row of an item: its prompt and its two texts
     return [
-        {**first[i], "annotator": name, "choice": "a" if m > 0 else "b" if m < 0 else "tie"}
-        for i, m in enumerate(margins)
+        {**row_of[item], "annotator": name, "choice": "a" if m > 0 else "b" if m < 0 else "tie"}
+        for item, m in zip(sorted(row_of), margins)
     ]
 
 
 def majority(rows):
-    """The annotators' verdict on each pair: the choice at least two of the three made."""
+    """The annotators' verdict on each pair, in the order of the items' numbers: the choice at
+    least two of the three made ("tie" if two said so, or if all three differ)."""
     votes = {}
     for r in rows:
         votes.setdefault(r["item"], []).append(r["choice"])
@@ -123,7 +131,7 @@ def versus_people(margins, pairs, rows):
     """Agreement with the annotators: the share of pairs where the judge picks what most of
     them picked (pairs they call a tie left out), and Cohen's kappa with each one, as between
     the annotators themselves (a judge that never says "tie" loses some kappa for that)."""
-    picks = [(m > 0) == (v == "a") for m, v in zip(margins, majority(rows)) if v != "tie"]
+    picks = [wins(m if v == "a" else -m) for m, v in zip(margins, majority(rows)) if v != "tie"]
     people = sorted({r["annotator"] for r in rows})
     kappas = agreement(rows + as_rows(margins, pairs, rows, "~judge"))
     return statistics.mean(picks), statistics.mean(kappas[f"{who} / ~judge"]["kappa"] for who in people)
@@ -131,13 +139,13 @@ def versus_people(margins, pairs, rows):
 
 def verbosity_pairs(pairs):
     """(prompt, longer, plain): a story against the same story with a true detail about the
-    person's town in front. The rule scores them alike, so a judge with no taste for length
-    splits its verdicts."""
+    person's town in front (one no prompt states). The rule scores them alike, so a judge with
+    no taste for length splits its verdicts."""
     out = []
     for prompt, a, _ in pairs:
-        town, river, _, _ = next(t for t in TOWNS if t[0] in prompt)
+        town, _, market, _ = next(t for t in TOWNS if t[0] in prompt)
         if rule(a) > -2:
-            out.append((prompt, f" {town} lies on the river {river}." + a, a))
+            out.append((prompt, f" The market in {town} is held every {market}." + a, a))
     return out
 
 
@@ -164,9 +172,9 @@ def measure(judge, pairs, rows, reference, pairwise):
         out[name] = {
             "accuracy": accuracy,
             "kappa": kappa,
-            "first shown wins": statistics.mean([m > 0 for m in ab + ba]),
+            "first shown wins": statistics.mean(map(wins, ab + ba)),
             "same verdict both orders": statistics.mean([(x > 0) == (y < 0) for x, y in zip(ab, ba)]),
-            "longer wins": statistics.mean([m > 0 for m in long_ab] + [m < 0 for m in long_ba]),
+            "longer wins": statistics.mean([wins(m) for m in long_ab] + [wins(-m) for m in long_ba]),
         }
     return out
     # --8<-- [end:measures]
@@ -203,7 +211,6 @@ def main(argv=None):
     longer_lost = statistics.mean(
         [len(p["rejected"]) > len(p["chosen"]) for p in train if len(p["rejected"]) != len(p["chosen"])]
     )
-    day_first = statistics.mean([p[side].startswith(" On ") for p in train for side in ("chosen", "rejected")])
 
     print(f"{len(pairs)} pairs from the human study, each judged in both orders, and {len(verbosity_pairs(pairs))}")
     print("pairs of a story against itself with one more true sentence (the rule scores them alike)")
@@ -219,8 +226,7 @@ def main(argv=None):
                 f"| {label} | {cells[0]:.0%} | {r['kappa']:.2f} | " + " | ".join(f"{c:.0%}" for c in cells[1:]) + " |"
             )
     print(f"| the annotators with each other | | {statistics.mean(humans.values()):.2f} | | | |")
-    print(f"the reward model's training pairs: the longer text is the rejected one in {longer_lost:.0%};")
-    print(f"the responses that start with the day ('On Monday, ...'): {day_first:.0%}")
+    print(f"in the reward model's training pairs, the longer text is the rejected one in {longer_lost:.0%}")
     write_metrics(
         args.out,
         "llm_judge",
@@ -229,7 +235,6 @@ def main(argv=None):
             "annotators": humans,
             "annotators mean kappa": statistics.mean(humans.values()),
             "longer text rejected in training": longer_lost,
-            "training responses that start with the day": day_first,
             "pairs": len(pairs),
         },
     )
