@@ -39,11 +39,17 @@ class Example:
     args: tuple[str, ...] = ()
     budget_s: float = 20
     server: bool = False  # runs until stopped: the budget is its wait from start to /ready
+    uses: str | None = None  # the example whose saved model this one takes with --model
 
     @property
     def name(self) -> str:
         return " ".join([self.script, *self.args])
 
+
+# The examples that save a model a later one loads: each runs with --save FOLDER (the guide's
+# model goes where GUIDE_MODEL_DIR points, so every later example finds it on its own).
+PRETRAIN, INSTRUCTIONS = "step3_pretraining/pretrain.py", "step4_finetuning/instructions.py"
+SAVERS = (PRETRAIN, INSTRUCTIONS)
 
 # In the order a reader meets them (later ones use the guide's model that pretrain.py builds).
 EXAMPLES = [
@@ -86,10 +92,10 @@ EXAMPLES = [
     Example("step6_evaluation/human_eval.py", budget_s=10),
     Example("step6_evaluation/bias.py", budget_s=30),
     Example("step6_evaluation/robustness.py", budget_s=30),
-    Example("step6_evaluation/injection.py", budget_s=15),  # --model: instructions.py's saved model
+    Example("step6_evaluation/injection.py", budget_s=15, uses=INSTRUCTIONS),
     Example("step6_evaluation/harness.py", budget_s=20),
     Example("step6_evaluation/contamination.py", budget_s=30),
-    Example("step6_evaluation/llm_judge.py", budget_s=15),  # --model: instructions.py's saved model
+    Example("step6_evaluation/llm_judge.py", budget_s=20, uses=INSTRUCTIONS),
     Example("step6_evaluation/continual.py", budget_s=40),
     Example("step6_evaluation/active_learning.py", budget_s=30),
     Example("step6_evaluation/rag.py", budget_s=75),
@@ -141,41 +147,30 @@ def measure(examples: list[Example]) -> dict[str, float]:
             "HF_HUB_OFFLINE": "1",
             "GUIDE_DEVICE": os.environ.get("GUIDE_DEVICE", "cpu"),
         }
-        # the guide's model first: every later example loads it (built untimed when pre-training
-        # itself is not among the examples measured)
-        pretrain = "step3_pretraining/pretrain.py"
-        ordered = sorted(examples, key=lambda e: e.script != pretrain)
-        if all(e.script != pretrain for e in examples) and any(e.script >= "step3" for e in examples):
-            print("building the guide's model first (not timed)", file=sys.stderr, flush=True)
-            subprocess.run(
-                [sys.executable, str(SNIPPETS / pretrain), "--save", env["GUIDE_MODEL_DIR"]],
-                cwd=scratch,
-                env=env,
-                capture_output=True,
-                check=True,
-            )
-        # injection.py attacks, and llm_judge.py asks, the instruction-tuned model that
-        # instructions.py saves
-        tuned = str(Path(scratch) / "instruction-model")
-        instructions = "step4_finetuning/instructions.py"
-        users = {"step6_evaluation/injection.py", "step6_evaluation/llm_judge.py"}
-        if any(e.script in users for e in examples) and all(e.script != instructions for e in examples):
-            print("tuning the instruction model first (not timed)", file=sys.stderr, flush=True)
-            subprocess.run(
-                [sys.executable, str(SNIPPETS / instructions), "--save", tuned],
-                cwd=scratch,
-                env=env,
-                capture_output=True,
-                check=True,
-            )
-        saves = {
-            pretrain: ("--save", env["GUIDE_MODEL_DIR"]),
-            instructions: ("--save", tuned),
-        } | dict.fromkeys(users, ("--model", tuned))
+        folders = {PRETRAIN: env["GUIDE_MODEL_DIR"], INSTRUCTIONS: str(Path(scratch) / "instruction-model")}
+        # the savers first, in order; one that is not measured but needed is built untimed
+        # (the guide's model by every example from Step 3 on, the others by their users)
+        needed = {e.uses for e in examples if e.uses} | (
+            {PRETRAIN} if any(e.script >= "step3" for e in examples) else set()
+        )
+        for saver in SAVERS:
+            if saver in needed and all(e.script != saver for e in examples):
+                print(f"building {saver}'s model first (not timed)", file=sys.stderr, flush=True)
+                subprocess.run(
+                    [sys.executable, str(SNIPPETS / saver), "--save", folders[saver]],
+                    cwd=scratch,
+                    env=env,
+                    capture_output=True,
+                    check=True,
+                )
+        ordered = sorted(examples, key=lambda e: SAVERS.index(e.script) if e.script in SAVERS else len(SAVERS))
         for example in ordered:
             out = Path(scratch) / f"out-{len(times)}"
             out.mkdir()
-            extra = saves.get(example.script, ())
+            if example.script in SAVERS:
+                extra = ("--save", folders[example.script])
+            else:
+                extra = ("--model", folders[example.uses]) if example.uses else ()
             command = [sys.executable, str(SNIPPETS / example.script), *example.args, *extra, "--out", str(out)]
             launcher = (
                 ["-m", "torch.distributed.run", "--nproc_per_node=2"] if example.script.endswith("ddp.py") else []
