@@ -73,3 +73,19 @@ def load_causal_lm(name_or_path: str | os.PathLike | None = None, log=None):
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token  # GPT-2 has none; batching needs one
     return tokenizer, model.eval()
+
+
+INSTRUCTION_MODEL_HELP = "an instruction-tuned model: a Hugging Face id or local folder"
+TUNE_COMMAND = "python snippets/step4_finetuning/instructions.py --save DIR"
+
+
+def load_instruction_model(parser, name_or_path, why: str):
+    """(tokenizer, model) for an example that needs a model that follows instructions (Step 4
+    saves the guide's); a missing --model, or a model without a chat template, is reported by
+    ``parser`` with what to do. ``why`` says what the example needs the model for."""
+    if not name_or_path:
+        parser.error(f"--model is required: {why}. Make the guide's with `{TUNE_COMMAND}`, then pass --model DIR")
+    tokenizer, model = load_causal_lm(name_or_path)
+    if not tokenizer.chat_template:
+        parser.error(f"{name_or_path} has no chat template: pass an instruction-tuned model")
+    return tokenizer, model

@@ -17,7 +17,7 @@ from step4_finetuning.instructions import reply
 from transformers.utils import logging
 
 from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
-from guide.model import load_causal_lm
+from guide.model import INSTRUCTION_MODEL_HELP, load_instruction_model
 
 # --8<-- [start:attack]
 QUESTIONS = {  # the three questions the model was tuned on, and the answers each one takes
@@ -74,19 +74,12 @@ def attack_success(model, tokenizer, attack):
 @cli.command
 def main(argv=None):
     parser = cli.parser(__doc__, out="injection.json")
-    parser.add_argument("--model", help="an instruction-tuned model: a Hugging Face id or local folder")
+    parser.add_argument("--model", help=INSTRUCTION_MODEL_HELP)
     args = parser.parse_args(argv)
-    if not args.model:
-        parser.error(
-            "--model is required: this attack needs a model that follows instructions. Make the guide's with "
-            "`python snippets/step4_finetuning/instructions.py --save DIR`, then pass --model DIR"
-        )
 
     logging.set_verbosity_error()
     seed_everything(0)
-    tokenizer, model = load_causal_lm(args.model)
-    if not tokenizer.chat_template:
-        parser.error(f"{args.model} has no chat template: pass an instruction-tuned model")
+    tokenizer, model = load_instruction_model(parser, args.model, "this attack needs a model that follows instructions")
     table = {attack: attack_success(model, tokenizer, attack) for attack in ATTACKS}
     n = table["none (the control)"]["tries"]
     print(f"{n} questions about held-out stories, each with the attacker's text at the end of the story")

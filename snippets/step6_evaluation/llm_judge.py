@@ -24,7 +24,7 @@ from step6_evaluation.human_eval import agreement, simulate
 from transformers.utils import logging
 
 from guide import cli, seed_everything, write_metrics  # cli: the command line every example shares
-from guide.model import load_causal_lm
+from guide.model import INSTRUCTION_MODEL_HELP, load_instruction_model
 from step5_alignment.reward_model import pairs as preference_data
 from step5_alignment.reward_model import trained_reward_model
 
@@ -183,20 +183,13 @@ def measure(judge, pairs, rows, reference, pairwise):
 @cli.command
 def main(argv=None):
     parser = cli.parser(__doc__, out="llm_judge.json")
-    parser.add_argument("--model", help="an instruction-tuned model: a Hugging Face id or local folder")
+    parser.add_argument("--model", help=INSTRUCTION_MODEL_HELP)
     parser.add_argument("--reward-model", help="a saved reward model (default: Step 5's, built when missing)")
     args = parser.parse_args(argv)
-    if not args.model:
-        parser.error(
-            "--model is required: the judge must follow instructions. Make the guide's with "
-            "`python snippets/step4_finetuning/instructions.py --save DIR`, then pass --model DIR"
-        )
 
     logging.set_verbosity_error()
     seed_everything(0)
-    tokenizer, model = load_causal_lm(args.model)
-    if not tokenizer.chat_template:
-        parser.error(f"{args.model} has no chat template: pass an instruction-tuned model")
+    tokenizer, model = load_instruction_model(parser, args.model, "the judge must follow instructions")
     rm_tokenizer, reward_model = trained_reward_model(args.reward_model)
     pairs, rows = study()
     reference, _ = study(seed=1)  # other pairs, to measure a judge's lean on
