@@ -55,6 +55,7 @@ def qa_pairs(n_train=600, n_test=50):
     return pairs("train", n_train), pairs("test", n_test)
 
 
+# --8<-- [start:masking]
 def chat_prompt(tokenizer, question):
     """The conversation up to where the assistant's answer starts."""
     return tokenizer.apply_chat_template(
@@ -76,7 +77,6 @@ def reply(model, tokenizer, question, max_new_tokens=6):
     return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
 
 
-# --8<-- [start:masking]
 def sft_example(tokenizer, question, answer):
     """Token ids of the whole conversation, and labels that are -100 (ignored by the loss) on
     the prompt, so the model learns to produce answers, not to predict questions."""

@@ -45,6 +45,7 @@ class LoRALinear(nn.Module):
         # --8<-- [end:lora]
 
 
+# --8<-- [start:parity]
 class TwoLayers(nn.Module):
     """A stand-in for a model: PEFT finds layers by name, here "up" and "down"."""
 
@@ -56,7 +57,6 @@ class TwoLayers(nn.Module):
         return self.down(torch.relu(self.up(x)))
 
 
-# --8<-- [start:parity]
 def compare_with_peft(width=64, r=8, alpha=16, seed=0):
     """Our LoRA and PEFT's on copies of the same layer, with the same A and B."""
     torch.manual_seed(seed)

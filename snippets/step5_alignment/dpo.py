@@ -77,6 +77,7 @@ def nll_loss(policy_chosen, chosen_mask):
     # --8<-- [end:loss]
 
 
+# --8<-- [start:sft]
 def _common_args(steps, lr, batch):
     """What SFT and DPO share, on top of the guide's defaults (guide.training_args)."""
     return dict(
@@ -91,7 +92,6 @@ def _common_args(steps, lr, batch):
     )
 
 
-# --8<-- [start:sft]
 def sft(model, tokenizer, pairs, steps=5, lr=1e-3, batch=16):
     """Supervised fine-tuning on the chosen responses (TRL SFTTrainer; with prompt/completion
     data it puts the loss on the completion only). A few steps teach the answer's shape."""

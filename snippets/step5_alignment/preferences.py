@@ -18,6 +18,7 @@ from guide.world import BAD, DAYS, FEEL_BAD, FEEL_GOOD, GOOD, JOBS, SEED, TOWNS,
 from guide import cli, write_metrics  # cli: the command line every example shares
 
 
+# --8<-- [start:pairs]
 def _opening_and_fill(rng, person, town):
     """The story up to its event (the prompt), and the words the event templates need."""
     place, thing, served = JOBS[person.job]
@@ -49,7 +50,6 @@ def response(rng, person, fill, good_day, fitting_end):
     return f" On {rng.choice(DAYS)}, {event}. {person.name.split()[0]} {feeling}."
 
 
-# --8<-- [start:pairs]
 KINDS = {  # (good day?, fitting ending?) of the chosen and of the rejected response
     "good vs bad day": ((True, True), (False, True)),
     "fitting vs clashing ending": ((True, True), (True, False)),

@@ -56,6 +56,7 @@ def score(model, tokenizer, prompts, responses):
     # --8<-- [end:score]
 
 
+# --8<-- [start:train]
 @torch.no_grad()
 def pair_accuracy(model, tokenizer, pairs, batch=100):
     """Share of pairs where the chosen response gets the higher reward (overall and per kind
@@ -81,7 +82,6 @@ def pair_accuracy(model, tokenizer, pairs, batch=100):
     }
 
 
-# --8<-- [start:train]
 def train_reward_model(model, tokenizer, train, test, steps=200, batch=16, lr=3e-4, every=20):
     """Plain PyTorch: score both responses of each pair, push the chosen one's reward up."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)

@@ -10,6 +10,7 @@ first) gets the same warm start; then GRPO, with and without its KL term, reward
 import math
 import random
 import re
+import statistics
 
 import torch
 from datasets import Dataset
@@ -22,7 +23,6 @@ from step5_alignment.rlhf import sequence_log_probs
 
 # --8<-- [end:imports]
 # isort: split
-import statistics
 import tempfile
 import time
 
