@@ -95,7 +95,7 @@ EXAMPLES = [
     Example("step6_evaluation/injection.py", budget_s=15, uses=INSTRUCTIONS),
     Example("step6_evaluation/harness.py", budget_s=20),
     Example("step6_evaluation/contamination.py", budget_s=30),
-    Example("step6_evaluation/llm_judge.py", budget_s=20, uses=INSTRUCTIONS),
+    Example("step6_evaluation/llm_judge.py", budget_s=45, uses=INSTRUCTIONS),  # with Step 5 reward model, built once
     Example("step6_evaluation/continual.py", budget_s=40),
     Example("step6_evaluation/active_learning.py", budget_s=30),
     Example("step6_evaluation/rag.py", budget_s=75),
