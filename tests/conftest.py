@@ -38,7 +38,7 @@ import recorded
 from guide.machine import describe, fingerprint
 from guide.timing import hang_guard, table
 from step7_deployment.loopback import running_server
-from testing_utils import READY_WITHIN, REPO, SERVICE_KEYS, SERVICE_RATE_LIMIT, updating_outputs
+from testing_utils import READY_WITHIN, REPO, SERVICE_KEYS, SERVICE_RATE_LIMIT, run_until_done, updating_outputs
 
 # Each example's wall-clock time in this session, for the table at the end (guide.timing)
 TIMES: dict[str, float] = {}
@@ -128,18 +128,24 @@ def run_example(
     expect_ok: bool = True,
     env: dict | None = None,
     launcher: tuple[str, ...] = (),
+    done: Path | None = None,
 ) -> subprocess.CompletedProcess:
     """``python [launcher...] snippets/<path> args...``; ``launcher`` is e.g. ("-m",
     "torch.distributed.run", "--nproc_per_node=2") for the multi-process examples. ``timeout``
     defaults to the example's hang guard (guide.timing): a test fails on time only when the
-    example hangs; its time goes into the table printed at the end of the run."""
+    example hangs; its time goes into the table printed at the end of the run. ``done`` names
+    the file an example writes when its work is over: still running ``DONE_GRACE_S`` after it
+    appears, the run counts as hung at exit and is stopped then, not at the timeout."""
     script = REPO / "snippets" / path
     full_env = {**os.environ, **EXAMPLE_ENV, "PYTHONUNBUFFERED": "1", **(env or {})}
     command = [sys.executable, *launcher, str(script), *args]
     timeout = timeout or hang_guard(path, args)
     start, logged = time.perf_counter(), len(_cache_log())
     try:
-        proc = subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+        if done is None:
+            proc = subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+        else:
+            proc = run_until_done(command, cwd, full_env, timeout, done)
     except subprocess.TimeoutExpired:
         pytest.fail(
             f"`python snippets/{path}` still ran after {timeout:.0f} s, far past its time budget "

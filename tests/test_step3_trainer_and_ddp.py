@@ -2,9 +2,14 @@
 
 import json
 import socket
+import subprocess
+import sys
+import time
 import warnings
 
 import pytest
+
+import testing_utils
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +62,7 @@ def test_two_processes_stay_in_sync_and_learn(launcher, tmp_path, page_output, r
                 launcher=launcher,
                 expect_ok=False,
                 timeout=150,  # about five times a normal run: past it, the run hangs
+                done=tmp_path / "ddp.json",  # written when the work is over: a hang at exit is cut short
             )
         except pytest.fail.Exception:
             return None  # it hung
@@ -81,3 +87,16 @@ def test_two_processes_stay_in_sync_and_learn(launcher, tmp_path, page_output, r
     assert m["after"] < m["before"] - 2
     if request.node.callspec.id == "torchrun":
         page_output("step3_ddp", proc.stdout, m)
+
+
+def test_a_run_that_hangs_after_its_work_is_done_is_stopped_soon_after(tmp_path, monkeypatch):
+    monkeypatch.setattr(testing_utils, "DONE_GRACE_S", 1)
+    done = tmp_path / "done.json"
+    hang = f"import pathlib, time; pathlib.Path({str(done)!r}).write_text('{{}}'); time.sleep(120)"
+    start = time.perf_counter()
+    with pytest.raises(subprocess.TimeoutExpired):
+        testing_utils.run_until_done([sys.executable, "-c", hang], tmp_path, None, 100, done)
+    assert time.perf_counter() - start < 30  # the grace after done.json, not the 100 s timeout
+    done.unlink()
+    fine = testing_utils.run_until_done([sys.executable, "-c", "print('ok')"], tmp_path, None, 100, done)
+    assert fine.returncode == 0 and fine.stdout == "ok\n"

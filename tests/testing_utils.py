@@ -7,6 +7,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -77,3 +81,26 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+DONE_GRACE_S = 20  # a clean exit takes a second or two once the work is written
+
+
+def run_until_done(command, cwd, env, timeout, done: Path) -> subprocess.CompletedProcess:
+    """subprocess.run for a command that can hang at exit after its work is done (DDP ranks,
+    pytorch/pytorch#75097): output goes to files (a full pipe would block it), and the whole
+    process group is killed at the timeout, or DONE_GRACE_S after ``done`` appears."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err, text=True, start_new_session=True)
+        start, finished = time.perf_counter(), None
+        while child.poll() is None:
+            now = time.perf_counter()
+            finished = finished or (now if done.exists() else None)
+            if now - start > timeout or (finished and now - finished > DONE_GRACE_S):
+                os.killpg(child.pid, 9)
+                child.wait()
+                raise subprocess.TimeoutExpired(command, now - start)
+            time.sleep(0.5)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(command, child.returncode, out.read(), err.read())
