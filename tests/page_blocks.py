@@ -79,6 +79,11 @@ def expand_snippets(text: str, root: Path = REPO) -> str:
     return "\n".join(md.preprocessors["snippet"].run(text.split("\n")))
 
 
+def code_blocks(text: str) -> list:
+    """The fenced code blocks of an expanded page, as pytest-codeblocks reads them."""
+    return extract_from_buffer(io.StringIO(normalise_fences(text)))
+
+
 def parse_mark(mark: str, where: str) -> pytest.MarkDecorator:
     """``pytest.mark.NAME(literal, ..., key=literal)`` from a page's HTML comment, as a marker,
     read without running it: every argument must be a Python literal (a string, a number...)."""
@@ -151,8 +156,7 @@ class MarkdownPage(pytest.File):
                     "block cannot be run or checked. Show the code in a python block and its output "
                     "from a file in docs/generated/ that a test keeps in sync."
                 )
-        text = normalise_fences(raw)
-        for block in extract_from_buffer(io.StringIO(text)):
+        for block in code_blocks(raw):
             if block.syntax not in {"python", "bash", "sh"}:
                 continue
             marks = [parse_mark(m, f"{where} (expanded line {block.lineno})") for m in block.marks]

@@ -1,14 +1,12 @@
 """Examples are code readers copy: linted and formatted like product code (ruff, pyproject.toml)."""
 
-import io
 import json
 import shutil
 import subprocess
 
 import pytest
-from pytest_codeblocks.main import extract_from_buffer
 
-from page_blocks import expand_snippets, normalise_fences
+from page_blocks import code_blocks, expand_snippets
 from testing_utils import REPO
 
 
@@ -24,8 +22,8 @@ def test_ruff(command):
 
 def python_blocks(page):
     """The Python a reader sees on a page, its includes expanded as the site expands them."""
-    text = normalise_fences(expand_snippets(page.read_text(encoding="utf-8")))
-    return "\n".join(b.code for b in extract_from_buffer(io.StringIO(text)) if b.syntax == "python")
+    blocks = code_blocks(expand_snippets(page.read_text(encoding="utf-8")))
+    return "\n".join(b.code for b in blocks if b.syntax == "python")
 
 
 def undefined_names(code):

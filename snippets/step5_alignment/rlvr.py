@@ -41,8 +41,13 @@ def problems():
     return [f"{a}+{b}+{c}=" for a, b, c in triples[200:]], [f"{a}+{b}+{c}=" for a, b, c in triples[:200]]
 
 
+def digits(prompt):
+    """The three digits of a prompt: "3+8+5=" -> (3, 8, 5)."""
+    return tuple(map(int, prompt.rstrip("=").split("+")))
+
+
 def total(prompt):
-    return sum(map(int, prompt.rstrip("=").split("+")))
+    return sum(digits(prompt))
 
 
 # What the warm start teaches the model to write after a prompt, and what the checker accepts:
@@ -57,7 +62,7 @@ FORMATS = {
 
 
 def target(prompt, form):
-    return FORMATS[form][0](*map(int, prompt.rstrip("=").split("+")))
+    return FORMATS[form][0](*digits(prompt))
 
 
 def checker(prompt, completion, form):
@@ -144,8 +149,7 @@ def evaluate(model, tokenizer, test, form, reference=None, samples=16, k=(1, 4, 
     enc = tokenizer(test, return_tensors="pt", padding=True, padding_side="left")
     n = enc["input_ids"].shape[1]
     room = {"max_new_tokens": 24, "pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id}
-    greedy_ids = model.generate(**enc, do_sample=False, **room)[:, n:]
-    greedy = tokenizer.batch_decode(greedy_ids, skip_special_tokens=True)
+    greedy = tokenizer.batch_decode(model.generate(**enc, do_sample=False, **room)[:, n:], skip_special_tokens=True)
     ids = model.generate(**enc, do_sample=True, top_k=0, num_return_sequences=samples, **room)
     sampled = tokenizer.batch_decode(ids[:, n:], skip_special_tokens=True)
     kl = None
@@ -155,10 +159,9 @@ def evaluate(model, tokenizer, test, form, reference=None, samples=16, k=(1, 4, 
             .mean()
             .item()
         )
-    right = [sum(checker(p, sampled[i * samples + j], form) for j in range(samples)) for i, p in enumerate(test)]
-    lenient = [
-        lenient_checker(test[i // samples], t) > checker(test[i // samples], t, form) for i, t in enumerate(sampled)
-    ]
+    strict = [checker(test[i // samples], t, form) for i, t in enumerate(sampled)]  # samples come grouped
+    right = [sum(strict[i * samples : (i + 1) * samples]) for i in range(len(test))]
+    lenient = [lenient_checker(test[i // samples], t) > paid for i, (t, paid) in enumerate(zip(sampled, strict))]
     return {
         "exact match": statistics.mean(checker(p, g, form) for p, g in zip(test, greedy)),
         **{f"pass@{j}": statistics.mean(pass_at_k(samples, int(c), j) for c in right) for j in k},
@@ -217,21 +220,20 @@ def main(argv=None):
     tokens = {form: results[(form, "warm start (SFT)")]["tokens per answer"] for form in FORMATS}
     print("tokens per greedy answer: " + "; ".join(f"{form}: {t:.1f}" for form, t in tokens.items()))
     print(f"a greedy answer with its scratchpad: {results[('think, then answer', '+ GRPO, beta=0.04')]['example']!r}")
+    hacks = {
+        name: {"strict": checker("3+8+5=", text, "think, then answer"), "lenient": lenient_checker("3+8+5=", text)}
+        for name, text in HACKS.items()
+    }
     print("completions a policy could try on 3+8+5= (the sum is 16):")
     for name, text in HACKS.items():
-        print(
-            f"  {name} {'3+8+5=' + text!r}: strict {checker('3+8+5=', text, 'think, then answer'):.0f}, lenient {lenient_checker('3+8+5=', text):.0f}"
-        )
+        print(f"  {name} {'3+8+5=' + text!r}: strict {hacks[name]['strict']:.0f}, lenient {hacks[name]['lenient']:.0f}")
     print(f"{seconds:.0f} s in all")
     write_metrics(
         args.out,
         "rlvr",
         {
             "results": {f"{form} | {stage}": r for (form, stage), r in results.items()},
-            "hacks": {
-                name: {"strict": checker("3+8+5=", t, "think, then answer"), "lenient": lenient_checker("3+8+5=", t)}
-                for name, t in HACKS.items()
-            },
+            "hacks": hacks,
             "train": len(train),
             "test": len(test),
             "seconds": seconds,
