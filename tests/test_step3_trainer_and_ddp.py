@@ -4,7 +4,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 import warnings
 
 import pytest
@@ -92,11 +91,11 @@ def test_two_processes_stay_in_sync_and_learn(launcher, tmp_path, page_output, r
 def test_a_run_that_hangs_after_its_work_is_done_is_stopped_soon_after(tmp_path, monkeypatch):
     monkeypatch.setattr(testing_utils, "DONE_GRACE_S", 1)
     done = tmp_path / "done.json"
-    hang = f"import pathlib, time; pathlib.Path({str(done)!r}).write_text('{{}}'); time.sleep(120)"
-    start = time.perf_counter()
+    hang = f"import pathlib, time; pathlib.Path({str(done)!r}).write_text('{{}}'); time.sleep(10**6)"
+    # no wall-clock assertion: the timeout here is far past pytest's own (600 s), so only the
+    # grace after done.json can stop this run in time; without it the test fails on pytest's timeout
     with pytest.raises(subprocess.TimeoutExpired):
-        testing_utils.run_until_done([sys.executable, "-c", hang], tmp_path, None, 100, done)
-    assert time.perf_counter() - start < 30  # the grace after done.json, not the 100 s timeout
+        testing_utils.run_until_done([sys.executable, "-c", hang], tmp_path, None, 10**6, done)
     done.unlink()
     fine = testing_utils.run_until_done([sys.executable, "-c", "print('ok')"], tmp_path, None, 100, done)
     assert fine.returncode == 0 and fine.stdout == "ok\n"
